@@ -1,0 +1,139 @@
+"""Custom components for the Kustomer manifest: only what the CDK's built-ins cannot express."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import InitVar, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import requests
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
+from airbyte_cdk.sources.declarative.transformations import RecordTransformation
+from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+_WORD_START = re.compile(r"(.)([A-Z][a-z]+)")
+_LOWER_UPPER = re.compile(r"([a-z0-9])([A-Z])")
+_SNAKE_CACHE: Dict[str, str] = {}
+_SNAKE_CACHE_MAX = 50_000
+
+
+def snake_case(key: str) -> str:
+    """`lastDone` -> `last_done`, `isVIPBool` -> `is_vip_bool`, `os00Str` -> `os00_str` (the Singer tap's rule)."""
+    converted = _SNAKE_CACHE.get(key)
+    if converted is None:
+        converted = _LOWER_UPPER.sub(r"\1_\2", _WORD_START.sub(r"\1_\2", key)).lower()
+        if len(_SNAKE_CACHE) < _SNAKE_CACHE_MAX:
+            _SNAKE_CACHE[key] = converted
+    return converted
+
+
+def snake_case_keys(value: Any) -> Any:
+    """Snake-case every key of every object, at every depth, inside lists too."""
+    if isinstance(value, dict):
+        return {snake_case(k): snake_case_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snake_case_keys(v) for v in value]
+    return value
+
+
+def _reference(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {"type": data.get("type"), "id": data.get("id")}
+    if isinstance(data, list):
+        return [_reference(item) for item in data]
+    return None
+
+
+@dataclass
+class KustomerRecordFlattener(RecordTransformation):
+    """Turns a Kustomer JSON:API object into the flat record Kustomer users know from the Singer tap.
+
+    The built-ins cannot do it: `KeysToSnakeCase` skips objects inside arrays and spells acronyms its own way,
+    and no built-in lifts `relationships.<name>.data` to `<name>`. Here: attributes hoisted to the top level,
+    every key snake_cased at every depth, each relationship that has `data` becomes `{type, id}` (a list of them
+    for to-many) under its snake_cased name, the `sla` relationship becomes `sla_data` (the `sla` attribute keeps
+    its name), and `id`, `type` and `links` are kept.
+    """
+
+    parameters: InitVar[Mapping[str, Any]] = field(default=None)  # type: ignore[assignment]
+
+    def transform(
+        self,
+        record: Dict[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        attributes = record.get("attributes") or {}
+        relationships = record.get("relationships") or {}
+        flat: Dict[str, Any] = {snake_case(k): snake_case_keys(v) for k, v in attributes.items()}
+        for name, relationship in relationships.items():
+            if isinstance(relationship, dict) and "data" in relationship:
+                column = "sla_data" if name == "sla" else snake_case(name)
+                flat[column] = _reference(relationship["data"])
+        flat["id"] = record.get("id")
+        flat["type"] = record.get("type")
+        if "links" in record:
+            flat["links"] = snake_case_keys(record["links"])
+        record.clear()
+        record.update(flat)
+
+
+@dataclass
+class RateLimitResetBackoff(BackoffStrategy):
+    """Waits until Kustomer's rate-limit window resets, read from `x-ratelimit-reset` on a 429.
+
+    The built-ins each read one form of the header: `WaitUntilTimeFromHeader` an epoch time, `WaitTimeFromHeader`
+    a number of seconds. Kustomer's documentation does not say which it sends, so this accepts both (a value past
+    one billion is an epoch time), and refuses to wait longer than `max_wait_seconds`, failing with a transient
+    error that says so. Responses other than 429, or a 429 without the header, are left to the next strategy.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    reset_header: str = "x-ratelimit-reset"
+    max_wait_seconds: Union[float, str] = 300
+
+    # Epoch seconds are above this; a number of seconds to wait is far below it.
+    _EPOCH_THRESHOLD = 1_000_000_000
+    # The reset time has one-second resolution: wait a little past it so the next request lands in the new window.
+    _MARGIN_SECONDS = 0.5
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
+        attempt_count: int,
+    ) -> Optional[float]:
+        if not isinstance(response_or_exception, requests.Response) or response_or_exception.status_code != 429:
+            return None
+        wait = seconds_until_reset(response_or_exception.headers.get(self.reset_header))
+        if wait is None:
+            return None
+        limit = float(self.max_wait_seconds)
+        if wait > limit:
+            raise AirbyteTracedException(
+                message=(
+                    f"Kustomer's rate limit would need a wait of {wait:.0f} s (x-ratelimit-reset), longer than the "
+                    f"{limit:.0f} s this connector waits. The sync stopped; run it again later."
+                ),
+                internal_message=f"x-ratelimit-reset asked for {wait:.1f} s > max_wait_seconds {limit}",
+                failure_type=FailureType.transient_error,
+            )
+        return wait
+
+
+def seconds_until_reset(header_value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait for `x-ratelimit-reset`, given as epoch seconds or as seconds to wait; None if absent."""
+    if header_value is None:
+        return None
+    try:
+        value = float(header_value)
+    except (TypeError, ValueError):
+        return None
+    if value > RateLimitResetBackoff._EPOCH_THRESHOLD:
+        value -= time.time() if now is None else now
+    return max(value, 0.0) + RateLimitResetBackoff._MARGIN_SECONDS

@@ -1,0 +1,141 @@
+"""Validates and normalises the connector's config before any request carries the API token."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timezone
+from typing import Any, Dict, Mapping, Optional
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+DEFAULT_API_URL = "https://api.kustomerapp.com"
+START_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d", "%m/%d/%Y")
+NORMALIZED_START_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+LOOPBACK_HOSTS = {"localhost"}
+
+
+class ConfigError(ValueError):
+    """A config problem, worded for the user; never contains the API token."""
+
+
+class KustomerConfig(BaseModel):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    api_token: str
+    start_date: str
+    api_url: str = DEFAULT_API_URL
+    page_size: Optional[int] = None
+    num_workers: int = 6
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("must be a non-empty string (a Kustomer API key)")
+        return value
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _start_date(cls, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("must be a string such as 2025-01-01T00:00:00Z, 2025-01-01 or 01/31/2025")
+        parsed = parse_start_date(value.strip())
+        if parsed > datetime.now(timezone.utc):
+            raise ValueError(f"{value!r} is in the future; nothing would be replicated")
+        return parsed.strftime(NORMALIZED_START_DATE_FORMAT)
+
+    @field_validator("api_url", mode="before")
+    @classmethod
+    def _api_url(cls, value: Any) -> str:
+        if value is None or value == "":
+            return DEFAULT_API_URL
+        if not isinstance(value, str):
+            raise ValueError("must be a URL string such as https://api.kustomerapp.com")
+        return validate_api_url(value.strip())
+
+    @field_validator("page_size", mode="before")
+    @classmethod
+    def _page_size(cls, value: Any) -> Optional[int]:
+        if value is None or value == "":
+            return None
+        return _bounded_int(value, 1, 500)
+
+    @field_validator("num_workers", mode="before")
+    @classmethod
+    def _num_workers(cls, value: Any) -> int:
+        if value is None or value == "":
+            return 6
+        return _bounded_int(value, 1, 16)
+
+
+def _bounded_int(value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a whole number from {low} to {high}, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"must be from {low} to {high}, got {value}")
+    return value
+
+
+def parse_start_date(value: str) -> datetime:
+    for fmt in START_DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    raise ValueError(f"{value!r} is not a date in the form YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or MM/DD/YYYY")
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_api_url(value: str) -> str:
+    """Only Kustomer's own https hosts, or plain http on loopback for local testing, may receive the token."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a valid URL ({error})") from None
+    host = (parts.hostname or "").lower()
+    if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
+        raise ValueError(f"{value!r} must be a bare host such as https://api.kustomerapp.com (no path, query or credentials)")
+    if _is_loopback(host):
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+    elif parts.scheme != "https":
+        raise ValueError(f"{value!r} must use https (plain http is only allowed on localhost)")
+    elif host != "kustomerapp.com" and not host.endswith(".kustomerapp.com"):
+        raise ValueError(
+            f"{value!r} is not a Kustomer host: use https://api.kustomerapp.com (US), https://api.prod2.kustomerapp.com (EU), "
+            "https://api.prod4.kustomerapp.com (India) or https://<org>.api.kustomerapp.com"
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def normalize_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
+    """The config with start_date as YYYY-MM-DDTHH:MM:SSZ and api_url without a trailing slash; raises ConfigError."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("The config must be a JSON object with at least `api_token` and `start_date`.")
+    try:
+        model = KustomerConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        raise ConfigError("Invalid config: " + "; ".join(_describe(e) for e in error.errors())) from None
+    return model.model_dump(exclude_none=True)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    field_name = ".".join(str(part) for part in error.get("loc", ())) or "config"
+    if error.get("type") == "missing":
+        return f"`{field_name}` is required"
+    message = str(error.get("msg", "is invalid"))
+    message = message.removeprefix("Value error, ")
+    return f"`{field_name}` {message}"

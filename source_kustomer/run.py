@@ -1,0 +1,116 @@
+"""The `source-kustomer` console script: builds the source from the command line's config, catalog and state."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from datetime import datetime, timezone
+from typing import List, Optional
+
+import orjson
+
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteErrorTraceMessage,
+    AirbyteMessage,
+    AirbyteMessageSerializer,
+    AirbyteTraceMessage,
+    FailureType,
+    Status,
+    TraceType,
+    Type,
+)
+
+from source_kustomer.config import ConfigError, normalize_config
+from source_kustomer.source import SourceKustomer
+
+
+def _emit(message: AirbyteMessage) -> None:
+    print(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode(), flush=True)
+
+
+def _error_trace(message: str, internal: Optional[str] = None, failure_type: FailureType = FailureType.config_error) -> AirbyteMessage:
+    return AirbyteMessage(
+        type=Type.TRACE,
+        trace=AirbyteTraceMessage(
+            type=TraceType.ERROR,
+            emitted_at=datetime.now(timezone.utc).timestamp() * 1000,
+            error=AirbyteErrorTraceMessage(message=message, internal_message=internal, failure_type=failure_type),
+        ),
+    )
+
+
+def _command(args: List[str]) -> Optional[str]:
+    return next((arg for arg in args if not arg.startswith("-")), None)
+
+
+def _option(args: List[str], name: str) -> Optional[str]:
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _load(kind: str, path: Optional[str], loader) -> object:  # type: ignore[no-untyped-def]
+    """Reads one of the command line's files, turning every failure into a ConfigError that names it."""
+    if path is None:
+        return None
+    try:
+        return loader(path)
+    except FileNotFoundError:
+        raise ConfigError(f"The {kind} file {path} does not exist.") from None
+    except ConfigError:
+        raise
+    except Exception as error:  # a malformed file, whatever the parser raised
+        raise ConfigError(f"The {kind} file {path} could not be read: {type(error).__name__}: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else ""
+
+
+def create_source(args: List[str]) -> SourceKustomer:
+    """The source built from the config, catalog and state given on the command line (the CDK reads them only here)."""
+    config_path = _option(args, "--config")
+    catalog_path = _option(args, "--catalog")
+    state_path = _option(args, "--state")
+    config = _load("config", config_path, lambda p: normalize_config(_read_json(p)))
+    catalog = _load("catalog", catalog_path, SourceKustomer.read_catalog)
+    state = _load("state", state_path, SourceKustomer.read_state)
+    return SourceKustomer(catalog=catalog, config=config, state=state, config_path=config_path)  # type: ignore[arg-type]
+
+
+def _read_json(path: str) -> object:
+    with open(path, "rb") as handle:
+        return orjson.loads(handle.read())
+
+
+def run(args: Optional[List[str]] = None) -> None:
+    args = sys.argv[1:] if args is None else args
+    command = _command(args)
+    try:
+        source = create_source(args)
+    except ConfigError as error:
+        if command == "check":
+            _emit(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=AirbyteConnectionStatus(status=Status.FAILED, message=str(error))))
+            return
+        _emit(_error_trace(str(error)))
+        sys.exit(1)
+    except Exception as error:  # the manifest or CDK failed to build the streams: say so in the protocol
+        _emit(
+            _error_trace(
+                f"source-kustomer could not start: {type(error).__name__}: {_first_line(error)}",
+                internal=traceback.format_exc(),
+                failure_type=FailureType.system_error,
+            )
+        )
+        sys.exit(1)
+    launch(source, args)
+
+
+if __name__ == "__main__":
+    run()

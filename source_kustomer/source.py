@@ -1,0 +1,107 @@
+"""The Kustomer source: the declarative manifest, its JSON schemas, and a token check with Kustomer's own reason."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import requests
+import yaml
+
+from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+
+from source_kustomer.config import ConfigError, normalize_config
+
+TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
+CHECK_TIMEOUT = (10, 30)  # connect, read: check answers well within a minute even for an unreachable host
+
+
+def resource_dir() -> Path:
+    """Where manifest.yaml and schemas/ live: inside the installed package, or the repository root in a checkout.
+
+    Never the current directory, so a stray manifest.yaml there cannot replace the connector's own.
+    """
+    package = Path(__file__).resolve().parent
+    return package if (package / "manifest.yaml").is_file() else package.parent
+
+
+def load_manifest() -> Dict[str, Any]:
+    root = resource_dir()
+    manifest = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
+    manifest["schemas"] = {
+        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted((root / "schemas").glob("*.json"))
+    }
+    return manifest
+
+
+class SourceKustomer(ConcurrentDeclarativeSource):
+    def __init__(
+        self,
+        catalog: Optional[ConfiguredAirbyteCatalog] = None,
+        config: Optional[Mapping[str, Any]] = None,
+        state: Optional[List[AirbyteStateMessage]] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            catalog=catalog,
+            config=config,
+            state=state,
+            source_config=load_manifest(),
+            **kwargs,
+        )
+
+    def read_config(self, config_path: str) -> Dict[str, Any]:
+        """The config as the streams use it: validated, with start_date and api_url normalised."""
+        return normalize_config(super().read_config(config_path))
+
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        try:
+            config = normalize_config(config)
+        except ConfigError as error:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
+        ok, reason = check_token(config)
+        if not ok:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=reason)
+        return super().check(logger, config)
+
+
+def check_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
+    """Asks Kustomer whether the API key is valid, whatever its roles; returns (ok, reason for the user)."""
+    url = config["api_url"] + TOKEN_CHECK_PATH
+    try:
+        response = requests.get(
+            url,
+            headers={"Authorization": f"Bearer {config['api_token']}", "Accept": "application/json"},
+            timeout=CHECK_TIMEOUT,
+        )
+    except requests.exceptions.RequestException as error:
+        return False, f"Could not reach Kustomer at {config['api_url']} ({type(error).__name__}). Check `api_url` and the network."
+    if response.status_code == 200:
+        try:
+            response.json()["data"]
+        except (ValueError, KeyError, TypeError):
+            return False, f"{config['api_url']} answered {TOKEN_CHECK_PATH} with something that is not Kustomer's API. Check `api_url`."
+        return True, None
+    reason = kustomer_reason(response)
+    if response.status_code == 401:
+        return False, (
+            f"Kustomer rejected the API token (HTTP 401): {reason}. Check `api_token`, and that `api_url` is your org's region "
+            "(US https://api.kustomerapp.com, EU https://api.prod2.kustomerapp.com, India https://api.prod4.kustomerapp.com)."
+        )
+    if response.status_code == 403:
+        return False, f"The API key is not allowed to read its own token (HTTP 403): {reason}."
+    return False, f"Kustomer answered HTTP {response.status_code} to {TOKEN_CHECK_PATH}: {reason}."
+
+
+def kustomer_reason(response: requests.Response) -> str:
+    """Kustomer's own words from an error body, in either of its two error formats."""
+    try:
+        errors = response.json().get("errors") or [{}]
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        reason = first.get("detail") or first.get("message") or first.get("title")
+    except (ValueError, AttributeError):
+        reason = None
+    return str(reason) if reason else (response.reason or "no reason given")

@@ -1,0 +1,127 @@
+"""Search-backed streams: customers, conversations, messages, notes and kobjects."""
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from unit_tests.builders import SEARCH_CONTEXTS, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of
+from unit_tests.conftest import read_source
+
+
+def _ts(base: datetime, seconds: float = 0) -> str:
+    moment = base + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+BASE = datetime(2025, 3, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("stream,context", sorted(SEARCH_CONTEXTS.items()))
+def test_each_search_stream_posts_its_query_context_with_an_ascending_updated_at_window(kustomer, stream, context):
+    kustomer.add(stream, [kustomer_object(context, "a1", _ts(BASE))])
+
+    output = read_source(ConfigBuilder().build(), catalog(stream))
+
+    assert [r["id"] for r in records_of(output, stream)] == ["a1"]
+    first = min(kustomer.search_requests, key=lambda r: r["body"]["and"][0][f"{context}_updated_at"]["gte"])
+    assert first["body"]["queryContext"] == context
+    assert first["body"]["and"][0] == {f"{context}_updated_at": {"gte": "2025-01-01T00:00:00.000Z"}}
+    assert list(first["body"]["and"][1]) == [f"{context}_updated_at"]
+    assert list(first["body"]["and"][1][f"{context}_updated_at"]) == ["lte"]
+    assert first["body"]["sort"] == [{f"{context}_updated_at": "asc"}]
+    assert first["page"] == 1 and first["page_size"] == 500
+    assert first["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_windows_cover_start_date_to_now_without_gaps(kustomer):
+    read_source(ConfigBuilder().with_start_date("2025-01-01").build(), catalog("customers"))
+
+    windows = sorted((r["body"]["and"][0]["customer_updated_at"]["gte"], r["body"]["and"][1]["customer_updated_at"]["lte"]) for r in kustomer.search_requests)
+    assert windows[0][0] == "2025-01-01T00:00:00.000Z"
+    for (_, end), (start, _) in zip(windows, windows[1:]):
+        end_dt = datetime.strptime(end, "%Y-%m-%dT%H:%M:%S.%fZ")
+        start_dt = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert start_dt - end_dt == timedelta(milliseconds=1)
+    assert datetime.strptime(windows[-1][1], "%Y-%m-%dT%H:%M:%S.%fZ") >= datetime.utcnow() - timedelta(minutes=5)
+
+
+def test_pages_follow_links_next_until_it_is_null(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"c{i:05d}", _ts(BASE, i)) for i in range(1_201)])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers"))
+
+    assert len(records_of(output, "customers")) == 1_201
+    pages_by_window = {}
+    for request in kustomer.search_requests:
+        pages_by_window.setdefault(request["body"]["and"][0]["customer_updated_at"]["gte"], []).append(request["page"])
+    assert sorted(pages_by_window.values(), key=len)[-1] == [1, 2, 3]
+    assert all(pages == [1] for pages in sorted(pages_by_window.values(), key=len)[:-1])
+
+
+def test_page_size_from_config_is_used_and_capped_at_the_endpoint_maximum(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"c{i}", _ts(BASE, i)) for i in range(250)])
+
+    output = read_source(ConfigBuilder().set("page_size", 100).build(), catalog("customers", "tags"))
+
+    assert len(records_of(output, "customers")) == 250
+    assert {r["page_size"] for r in kustomer.search_requests} == {100}
+
+
+def test_a_window_past_the_search_cap_is_read_in_full_without_requesting_past_the_cap(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"c{i:06d}", _ts(BASE, i * 0.5)) for i in range(23_456)])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers"))
+
+    ids = Counter(r["id"] for r in records_of(output, "customers"))
+    assert set(ids) == {f"c{i:06d}" for i in range(23_456)}
+    assert sum(ids.values()) - len(ids) <= 2  # only the boundary record at each restart is read twice
+    assert not any((r["page"] - 1) * r["page_size"] >= 10_000 for r in kustomer.search_requests)
+
+
+def test_a_tie_block_of_thousands_sharing_one_updated_at_is_read_in_full_and_the_read_ends(kustomer):
+    before = [kustomer_object("conversation", f"b{i:05d}", _ts(BASE, i)) for i in range(8_000)]
+    tie = [kustomer_object("conversation", f"t{i:05d}", _ts(BASE, 9_000)) for i in range(4_000)]
+    after = [kustomer_object("conversation", f"z{i:05d}", _ts(BASE, 10_000 + i)) for i in range(500)]
+    kustomer.add("conversations", before + tie + after)
+
+    output = read_source(ConfigBuilder().build(), catalog("conversations"))
+
+    ids = {r["id"] for r in records_of(output, "conversations")}
+    assert ids == {o["id"] for o in before + tie + after}
+
+
+def test_incremental_state_is_the_greatest_updated_at_delivered_and_the_next_run_starts_there(kustomer):
+    kustomer.add("notes", [kustomer_object("note", f"n{i}", _ts(BASE, i * 3600)) for i in range(10)])
+    config = ConfigBuilder().build()
+
+    first = read_source(config, catalog("notes", sync_mode=SyncMode.incremental))
+
+    assert len(records_of(first, "notes")) == 10
+    state = first.most_recent_state.stream_state.__dict__
+    assert _state_cursor(state) == _ts(BASE, 9 * 3600)
+
+    kustomer.search_requests.clear()
+    kustomer.add("notes", [kustomer_object("note", "n-new", _ts(BASE, 20 * 3600))])
+    second = read_source(config, catalog("notes", sync_mode=SyncMode.incremental), StateBuilder().with_stream_state("notes", state).build())
+
+    assert "n-new" in {r["id"] for r in records_of(second, "notes")}
+    assert {r["id"] for r in records_of(second, "notes")} <= {"n9", "n-new"}
+    assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == _ts(BASE, 9 * 3600)
+
+
+def test_start_date_bounds_the_first_run(kustomer):
+    kustomer.add("messages", [kustomer_object("message", "old", "2024-06-01T00:00:00.000Z"), kustomer_object("message", "new", _ts(BASE))])
+
+    output = read_source(ConfigBuilder().with_start_date("2025-01-01").build(), catalog("messages", sync_mode=SyncMode.incremental))
+
+    assert [r["id"] for r in records_of(output, "messages")] == ["new"]
+
+
+def _state_cursor(state):
+    if "updated_at" in state:
+        return state["updated_at"]
+    return max(s.get("most_recent_cursor_value") or s["end"] for s in state["slices"])
