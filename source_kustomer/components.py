@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
 import time
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple, Union
 
 import requests
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
+from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+LOGGER = logging.getLogger("airbyte")
 
 _WORD_START = re.compile(r"(.)([A-Z][a-z]+)")
 _LOWER_UPPER = re.compile(r"([a-z0-9])([A-Z])")
@@ -137,3 +144,116 @@ def seconds_until_reset(header_value: Optional[str], now: Optional[float] = None
     if value > RateLimitResetBackoff._EPOCH_THRESHOLD:
         value -= time.time() if now is None else now
     return max(value, 0.0) + RateLimitResetBackoff._MARGIN_SECONDS
+
+
+# Custom attribute names end in a type suffix (Kustomer's convention): the suffix alone decides the column type,
+# so records and schema agree whatever the metadata's own type names are.
+CUSTOM_ATTRIBUTE_TYPES = (
+    ("Bool", {"type": ["null", "boolean"]}),
+    ("Num", {"type": ["null", "number"]}),
+    ("At", {"type": ["null", "string"], "format": "date-time"}),
+    ("Str", {"type": ["null", "string"]}),
+    ("Txt", {"type": ["null", "string"]}),
+    ("Url", {"type": ["null", "string"]}),
+    ("Id", {"type": ["null", "string"]}),
+    ("Tree", {"type": ["null", "string"]}),
+)
+
+
+def custom_attribute_schema(name: str) -> Dict[str, Any]:
+    """The JSON schema of one custom attribute, from its name's suffix; unknown suffixes stay open."""
+    for suffix, schema in CUSTOM_ATTRIBUTE_TYPES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return dict(schema)
+    return {}
+
+
+def properties_by_klass(body: Any) -> List[Tuple[Optional[str], Mapping[str, Any]]]:
+    """(klass name or None, {attribute name: definition}) pairs of a metadata or klasses response.
+
+    `GET /v1/metadata/<object>` answers one object with `attributes.properties`; `GET /v1/klasses` answers a list
+    of klasses, each with `attributes.metadata.properties`.
+    """
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict):
+        properties = (data.get("attributes") or {}).get("properties") or {}
+        return [(None, properties)] if isinstance(properties, dict) else []
+    pairs = []
+    for klass in data if isinstance(data, list) else []:
+        attributes = (klass or {}).get("attributes") or {}
+        properties = (attributes.get("metadata") or {}).get("properties") or {}
+        if isinstance(properties, dict):
+            pairs.append((attributes.get("name") or klass.get("id"), properties))
+    return pairs
+
+
+@dataclass
+class CustomAttributesSchemaLoader(SchemaLoader):
+    """The stream's static schema plus the org's own custom attributes as typed properties of `custom`.
+
+    No built-in does this: `DynamicSchemaLoader` builds top-level properties only and `CompositeSchemaLoader`
+    merges top-level properties, while Kustomer's custom attributes live inside `custom`. The metadata is read
+    once per stream (the CDK caches schemas). Without the metadata role (403, which the requester's error handler
+    lets through), the static schema stands and a warning names the role that would type the custom fields.
+    """
+
+    base: SchemaLoader
+    requester: Requester
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    object_type: str = ""
+
+    def get_json_schema(self) -> Mapping[str, Any]:
+        schema = copy.deepcopy(dict(self.base.get_json_schema()))
+        custom = schema.setdefault("properties", {}).setdefault(
+            "custom", {"type": ["null", "object"], "additionalProperties": True, "properties": {}}
+        )
+        custom_properties = custom.setdefault("properties", {})
+        for body in self._metadata_pages():
+            for _klass, properties in properties_by_klass(body):
+                for name in properties:
+                    custom_properties.setdefault(snake_case(name), custom_attribute_schema(name))
+        return schema
+
+    def _metadata_pages(self) -> Iterable[Any]:
+        page = 1
+        while True:
+            response = self.requester.send_request(request_params={"page": page, "pageSize": 100})
+            if response is None or response.status_code == 403:
+                LOGGER.warning(
+                    f"The API key may not read Kustomer's {self.object_type or 'custom attribute'} metadata (HTTP 403): "
+                    "`custom` is published as an open object. Give the key the org.permission.metadata.read role to get "
+                    "each custom attribute as a typed column."
+                )
+                return
+            body = response.json()
+            yield body
+            if not (body.get("links") or {}).get("next"):
+                return
+            page += 1
+
+
+@dataclass
+class CustomAttributesExtractor(RecordExtractor):
+    """One record per custom attribute of a metadata or klasses response (the `custom_attributes` stream).
+
+    `DpathExtractor` can only return the `properties` object whole; this turns its entries into rows, with the
+    column name the attribute gets in records and the JSON type the connector publishes for it.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        for klass, properties in properties_by_klass(response.json()):
+            for name, definition in properties.items():
+                row = snake_case_keys(dict(definition)) if isinstance(definition, dict) else {}
+                schema_type = custom_attribute_schema(name)
+                row.update(
+                    name=name,
+                    klass=klass,
+                    column=snake_case(name),
+                    json_type=next((t for t in schema_type.get("type", []) if t != "null"), None),
+                    json_format=schema_type.get("format"),
+                )
+                yield row

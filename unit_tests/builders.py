@@ -22,9 +22,18 @@ SEARCH_CONTEXTS = {
     "messages": "message",
     "notes": "note",
     "kobjects": "kobject",
+    "companies": "company",
 }
-LIST_PATHS = {"users": "/v1/users", "teams": "/v1/teams", "tags": "/v1/tags", "shortcuts": "/v1/shortcuts"}
-LIST_MAX_PAGE = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100}
+LIST_PATHS = {
+    "users": "/v1/users",
+    "teams": "/v1/teams",
+    "tags": "/v1/tags",
+    "shortcuts": "/v1/shortcuts",
+    "slas": "/v1/slas",
+    "klasses": "/v1/klasses",
+}
+LIST_MAX_PAGE = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100}
+METADATA_OBJECTS = ("customer", "conversation", "message", "company")
 
 
 class ConfigBuilder:
@@ -74,6 +83,10 @@ def kustomer_object(
     }
 
 
+def klass(klass_id: str, name: str, properties: Mapping[str, Any], updated_at: str = "2025-02-01T00:00:00.000Z") -> Dict[str, Any]:
+    return kustomer_object("klass", klass_id, updated_at, {"name": name, "displayName": name.title(), "metadata": {"properties": dict(properties)}})
+
+
 def kustomer_error(status: int, detail: str) -> Dict[str, Any]:
     return {"errors": [{"status": status, "code": "error", "title": "Error", "detail": detail}]}
 
@@ -100,12 +113,26 @@ class FakeKustomer:
     objects: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
     search_requests: List[Dict[str, Any]] = field(default_factory=list)
     list_requests: List[Dict[str, Any]] = field(default_factory=list)
+    metadata: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    metadata_requests: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.mocker.post(f"{self.api_url}/v1/customers/search", json=self._search)
         for stream, path in LIST_PATHS.items():
             self.mocker.get(f"{self.api_url}{path}", json=self._lister(stream, path))
         self.mocker.get(f"{self.api_url}/v1/auth/tokens/current", json={"data": {"type": "token", "id": "t1", "attributes": {"roles": []}}})
+        for object_type in METADATA_OBJECTS:
+            self.mocker.get(f"{self.api_url}/v1/metadata/{object_type}", json=self._metadata(object_type))
+
+    def set_metadata(self, object_type: str, properties: Mapping[str, Any]) -> None:
+        self.metadata[object_type] = dict(properties)
+
+    def _metadata(self, object_type: str):  # type: ignore[no-untyped-def]
+        def answer(request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+            self.metadata_requests.append(object_type)
+            return {"data": {"type": "metadata", "id": object_type, "attributes": {"properties": self.metadata.get(object_type, {})}}}
+
+        return answer
 
     def add(self, stream: str, objects: List[Dict[str, Any]]) -> None:
         self.objects.setdefault(stream, []).extend(objects)
