@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlsplit
@@ -10,9 +11,17 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 DEFAULT_API_URL = "https://api.kustomerapp.com"
-START_DATE_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d", "%m/%d/%Y")
+# The spec's own pattern: strptime alone would also take unpadded forms such as 2025-1-1.
+START_DATE_FORMATS = (
+    (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"), "%Y-%m-%dT%H:%M:%SZ"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}"), "%Y-%m-%d"),
+    (re.compile(r"\d{2}/\d{2}/\d{4}"), "%m/%d/%Y"),
+)
 NORMALIZED_START_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 LOOPBACK_HOSTS = {"localhost"}
+# DNS names only: urlsplit and requests disagree on hosts holding other characters (`https://evil.com\.kustomerapp.com`
+# passes a suffix check, yet requests sends it to evil.com).
+_KUSTOMER_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*kustomerapp\.com")
 
 
 class ConfigError(ValueError):
@@ -78,7 +87,9 @@ def _bounded_int(value: Any, low: int, high: int) -> int:
 
 
 def parse_start_date(value: str) -> datetime:
-    for fmt in START_DATE_FORMATS:
+    for shape, fmt in START_DATE_FORMATS:
+        if not shape.fullmatch(value):
+            continue
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
         except ValueError:
@@ -103,14 +114,17 @@ def validate_api_url(value: str) -> str:
     except ValueError as error:
         raise ValueError(f"{value!r} is not a valid URL ({error})") from None
     host = (parts.hostname or "").lower()
-    if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the credentials may be the API token itself.
+        raise ValueError("must be a bare host such as https://api.kustomerapp.com (no credentials in the URL)")
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
         raise ValueError(f"{value!r} must be a bare host such as https://api.kustomerapp.com (no path, query or credentials)")
     if _is_loopback(host):
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"{value!r} must start with http:// or https://")
     elif parts.scheme != "https":
         raise ValueError(f"{value!r} must use https (plain http is only allowed on localhost)")
-    elif host != "kustomerapp.com" and not host.endswith(".kustomerapp.com"):
+    elif not _KUSTOMER_HOST.fullmatch(host):
         raise ValueError(
             f"{value!r} is not a Kustomer host: use https://api.kustomerapp.com (US), https://api.prod2.kustomerapp.com (EU), "
             "https://api.prod4.kustomerapp.com (India) or https://<org>.api.kustomerapp.com"
@@ -128,8 +142,18 @@ def normalize_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
     try:
         model = KustomerConfig.model_validate(dict(raw))
     except ValidationError as error:
-        raise ConfigError("Invalid config: " + "; ".join(_describe(e) for e in error.errors())) from None
+        message = "Invalid config: " + "; ".join(_describe(e) for e in error.errors())
+        raise ConfigError(_without_token(message, raw.get("api_token"))) from None
     return model.model_dump(exclude_none=True)
+
+
+def _without_token(message: str, token: Any) -> str:
+    """Masks the API token wherever a user pasted it (a URL's credentials, the wrong field)."""
+    if isinstance(token, str):
+        for variant in {token, token.strip()}:
+            if len(variant) >= 4:
+                message = message.replace(variant, "****")
+    return message
 
 
 def _describe(error: Mapping[str, Any]) -> str:

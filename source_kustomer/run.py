@@ -69,8 +69,8 @@ def _load(kind: str, path: Optional[str], loader) -> object:  # type: ignore[no-
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else ""
+    """The error on one line: schema errors put their reason on the lines after "Schema validation failed:"."""
+    return " ".join(str(error).split())[:300]
 
 
 def create_source(args: List[str]) -> SourceKustomer:
@@ -80,13 +80,24 @@ def create_source(args: List[str]) -> SourceKustomer:
     state_path = _option(args, "--state")
     config = _load("config", config_path, lambda p: normalize_config(_read_json(p)))
     catalog = _load("catalog", catalog_path, SourceKustomer.read_catalog)
-    state = _load("state", state_path, SourceKustomer.read_state)
+    state = _load("state", state_path, _read_state)
     return SourceKustomer(catalog=catalog, config=config, state=state, config_path=config_path)  # type: ignore[arg-type]
 
 
 def _read_json(path: str) -> object:
     with open(path, "rb") as handle:
         return orjson.loads(handle.read())
+
+
+def _read_state(path: str) -> object:
+    content = _read_json(path)
+    if isinstance(content, dict) and content:
+        # The legacy {"<stream>": {...}} object: reading it as a list would fail on its first key, far from the cause.
+        raise ConfigError(
+            f"The state file {path} holds a legacy state object; expected a list of per-stream state messages such as "
+            '[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": {"updated_at": "..."}}}].'
+        )
+    return SourceKustomer.read_state(path)
 
 
 def run(args: Optional[List[str]] = None) -> None:

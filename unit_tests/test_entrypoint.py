@@ -1,0 +1,209 @@
+"""The `source-kustomer` console script: it runs with the config, catalog and state of its command line, the packaged
+manifest, and says which file is wrong when one cannot be read."""
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from airbyte_cdk.models import AirbyteStateMessageSerializer, ConfiguredAirbyteCatalogSerializer, SyncMode
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_kustomer.run import run
+from unit_tests.builders import TOKEN, ConfigBuilder, FakeKustomer, catalog, kustomer_object
+
+EU_API_URL = "https://api.prod2.kustomerapp.com"
+
+
+class Cli:
+    """Writes the command line's files and runs the console script in-process, returning its parsed stdout."""
+
+    def __init__(self, directory: Path, capfd) -> None:  # type: ignore[no-untyped-def]
+        self.directory = directory
+        self.capfd = capfd
+
+    def file(self, name: str, content: Any) -> str:
+        path = self.directory / name
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        return str(path)
+
+    def config(self, config: Optional[Dict[str, Any]] = None) -> str:
+        return self.file("config.json", config or ConfigBuilder().build())
+
+    def catalog(self, *streams: str, sync_mode: SyncMode = SyncMode.full_refresh) -> str:
+        return self.file("catalog.json", ConfiguredAirbyteCatalogSerializer.dump(catalog(*streams, sync_mode=sync_mode)))
+
+    def state(self, stream: str, state: Dict[str, Any]) -> str:
+        return self.file("state.json", [AirbyteStateMessageSerializer.dump(m) for m in StateBuilder().with_stream_state(stream, state).build()])
+
+    def run(self, *args: str, exit_code: int = 0) -> List[Dict[str, Any]]:
+        if exit_code:
+            with pytest.raises(SystemExit) as exited:
+                run(list(args))
+            assert exited.value.code == exit_code
+        else:
+            run(list(args))
+        captured = self.capfd.readouterr()
+        assert TOKEN not in captured.out and TOKEN not in captured.err
+        return [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def cli(tmp_path, capfd) -> Cli:
+    return Cli(tmp_path, capfd)
+
+
+def of_type(messages: List[Dict[str, Any]], message_type: str) -> List[Dict[str, Any]]:
+    return [m for m in messages if m["type"] == message_type]
+
+
+def records(messages: List[Dict[str, Any]], stream: Optional[str] = None) -> List[Dict[str, Any]]:
+    return [m["record"]["data"] for m in of_type(messages, "RECORD") if stream is None or m["record"]["stream"] == stream]
+
+
+def errors(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [m["trace"]["error"] for m in of_type(messages, "TRACE") if m["trace"]["type"] == "ERROR"]
+
+
+# --- spec and the packaged manifest ---------------------------------------------------------------------------------
+
+
+def test_spec_works_without_config(cli):
+    (spec,) = of_type(cli.run("spec"), "SPEC")
+
+    specification = spec["spec"]["connectionSpecification"]
+    assert specification["title"] == "Kustomer Source Spec"
+    assert specification["required"] == ["api_token", "start_date"]
+    assert specification["properties"]["api_token"]["airbyte_secret"] is True
+
+
+def test_the_packaged_manifest_is_used_even_when_the_current_directory_holds_another(cli, kustomer, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "manifest.yaml").write_text("version: 0.0.1\ntype: DeclarativeSource\nspec:\n  connection_specification:\n    title: Impostor\n")
+    monkeypatch.chdir(elsewhere)
+    kustomer.add("tags", [kustomer_object("tag", "t1", "2025-03-01T00:00:00.000Z")])
+
+    (spec,) = of_type(cli.run("spec"), "SPEC")
+    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("tags"))
+
+    assert spec["spec"]["connectionSpecification"]["title"] == "Kustomer Source Spec"
+    assert [r["id"] for r in records(messages, "tags")] == ["t1"]
+
+
+# --- the command line's files are the ones used ---------------------------------------------------------------------
+
+
+def test_read_syncs_only_the_streams_of_the_catalog_given(cli, kustomer):
+    kustomer.add("tags", [kustomer_object("tag", "t1", "2025-03-01T00:00:00.000Z")])
+    kustomer.add("users", [kustomer_object("user", "u1", "2025-03-01T00:00:00.000Z")])
+
+    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("tags"))
+
+    assert {m["record"]["stream"] for m in of_type(messages, "RECORD")} == {"tags"}
+    assert {r["stream"] for r in kustomer.list_requests} == {"tags"}
+    assert kustomer.search_requests == []
+
+
+def test_read_sends_requests_to_the_api_url_and_page_size_of_the_config_given(cli, requests_mock):
+    eu = FakeKustomer(requests_mock, api_url=EU_API_URL)
+    eu.add("users", [kustomer_object("user", "u1", "2025-03-01T00:00:00.000Z")])
+    config = cli.config(ConfigBuilder().with_api_url(EU_API_URL + "/").set("page_size", 42).build())
+
+    messages = cli.run("read", "--config", config, "--catalog", cli.catalog("users"))
+
+    assert [r["id"] for r in records(messages, "users")] == ["u1"]
+    assert {r.netloc for r in requests_mock.request_history} == {"api.prod2.kustomerapp.com"}
+    assert eu.list_requests == [{"stream": "users", "page": 1, "page_size": 42}]
+
+
+def test_read_starts_the_search_window_at_the_state_given(cli, kustomer):
+    kustomer.add("notes", [kustomer_object("note", "old", "2025-03-01T00:00:00.000Z"), kustomer_object("note", "new", "2025-04-02T00:00:00.000Z")])
+    state = cli.state("notes", {"updated_at": "2025-04-01T00:00:00.000Z"})
+
+    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("notes", sync_mode=SyncMode.incremental), "--state", state)
+
+    assert [r["id"] for r in records(messages, "notes")] == ["new"]
+    starts = [r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests]
+    assert min(starts) == "2025-04-01T00:00:00.000Z"
+
+
+def test_read_without_state_starts_the_search_window_at_start_date(cli, kustomer):
+    config = cli.config(ConfigBuilder().with_start_date("02/15/2025").build())
+
+    cli.run("read", "--config", config, "--catalog", cli.catalog("notes", sync_mode=SyncMode.incremental))
+
+    assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == "2025-02-15T00:00:00.000Z"
+
+
+# --- files that cannot be used --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind,content",
+    [
+        ("config", "{'api_token': 'not json'}"),
+        ("config", None),
+        ("catalog", "{not json"),
+        ("catalog", {"streams": "users"}),
+        ("catalog", None),
+        ("state", "[{"),
+        ("state", [{"type": "STREAM", "stream": "notes"}]),
+        ("state", None),
+    ],
+)
+def test_a_file_that_cannot_be_read_gives_a_trace_naming_it_and_exit_code_1(cli, kustomer, kind, content):
+    paths = {"config": cli.config(), "catalog": cli.catalog("tags"), "state": cli.state("tags", {"updated_at": "2025-03-01T00:00:00.000Z"})}
+    paths[kind] = str(cli.directory / f"broken-{kind}.json") if content is None else cli.file(f"broken-{kind}.json", content)
+
+    messages = cli.run("read", "--config", paths["config"], "--catalog", paths["catalog"], "--state", paths["state"], exit_code=1)
+
+    (error,) = errors(messages)
+    assert paths[kind] in error["message"] and f"The {kind} file" in error["message"]
+    assert error["failure_type"] == "config_error"
+    assert of_type(messages, "RECORD") == []
+    assert kustomer.mocker.request_history == []
+
+
+def test_a_config_with_an_invalid_field_gives_a_trace_naming_the_field_and_exit_code_1(cli, kustomer):
+    config = cli.config(ConfigBuilder().with_api_url("https://kustomerapp.com.evil.com").build())
+
+    messages = cli.run("discover", "--config", config, exit_code=1)
+
+    (error,) = errors(messages)
+    assert "`api_url`" in error["message"] and error["failure_type"] == "config_error"
+    assert kustomer.mocker.request_history == []
+
+
+@pytest.mark.parametrize("content", ["{'api_token': 'not json'}", None])
+def test_check_with_a_config_file_that_cannot_be_read_fails_naming_it(cli, kustomer, content):
+    path = str(cli.directory / "missing.json") if content is None else cli.file("broken.json", content)
+
+    messages = cli.run("check", "--config", path)
+
+    (status,) = of_type(messages, "CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "FAILED"
+    assert path in status["connectionStatus"]["message"]
+    assert kustomer.mocker.request_history == []
+
+
+def test_a_legacy_state_object_is_refused_with_the_expected_shape(cli, kustomer):
+    state = cli.file("legacy-state.json", {"customers": {"updated_at": "2025-03-01T00:00:00.000Z"}})
+
+    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("customers"), "--state", state, exit_code=1)
+
+    (error,) = errors(messages)
+    assert state in error["message"] and "legacy" in error["message"]
+    assert '"type": "STREAM"' in error["message"]
+    assert kustomer.mocker.request_history == []
+
+
+@pytest.mark.parametrize("empty", ["[]", "{}"])
+def test_an_empty_state_file_means_a_first_sync(cli, kustomer, empty):
+    messages = cli.run(
+        "read", "--config", cli.config(), "--catalog", cli.catalog("notes", sync_mode=SyncMode.incremental), "--state", cli.file("state.json", empty)
+    )
+
+    assert errors(messages) == []
+    assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == "2025-01-01T00:00:00.000Z"
