@@ -1,0 +1,10 @@
+"""Local emulator of the Kustomer REST API v1 for integration tests and benchmarks.
+
+    from integration_tests.emulator import KustomerEmulator, DEFAULT_TOKEN
+    with KustomerEmulator(seed=42) as emu:
+        ...  # emu.url, emu.records("customers"), emu.stats()
+"""
+
+from .server import DEFAULT_TOKEN, KustomerEmulator
+
+__all__ = ["KustomerEmulator", "DEFAULT_TOKEN"]
