@@ -115,15 +115,22 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
     print()
     print(f"{'stream':<18}{'records':>10}{'in emulator':>14}  final state")
     for name in names:
-        expected = len(emulator.records(name))
+        expected = expected_count(emulator, name)
         print(f"{name:<18}{counts[name]:>10,}{expected:>14,}  {summarize_state(states.get(name))}")
     if errors or exit_code != 0:
         sys.exit(f"read failed (exit code {exit_code}): {'; '.join(errors)}")
 
 
+def expected_count(emulator: KustomerEmulator, stream: str) -> int:
+    if stream != "custom_attributes":
+        return len(emulator.records(stream))
+    declared = sum(len(emulator.metadata(o)["data"]["attributes"]["properties"]) for o in ("customer", "conversation", "message", "company"))
+    return declared + sum(len(k["attributes"]["metadata"]["properties"]) for k in emulator.records("klasses"))
+
+
 def summarize_state(state: Any) -> str:
-    if not state:
-        return "-"
+    if not state or state.get("__ab_no_cursor_state_message"):
+        return "- (full refresh)"
     if "updated_at" in state:
         return f"updated_at={state['updated_at']}"
     if "slices" in state:

@@ -55,21 +55,7 @@ SEARCH_CONTEXTS = {
 SEARCH_OPS = ("gt", "gte", "lt", "lte", "equals")
 
 # read role needed per top-level resource (for the 403 of no-roles-token)
-ROLE_RESOURCE = {
-    "customers": "customer",
-    "conversations": "conversation",
-    "messages": "message",
-    "notes": "note",
-    "kobjects": "kobject",
-    "companies": "company",
-    "users": "user",
-    "teams": "team",
-    "tags": "tag",
-    "shortcuts": "shortcut",
-    "slas": "sla",
-    "klasses": "klass",
-    "metadata": "metadata",
-}
+ROLE_RESOURCE = {**D.OBJECT_TYPE, "metadata": "metadata"}
 ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.permission.search.read"})
 
 RATE_LIMIT_BODY = D.dumps({"errors": [{
