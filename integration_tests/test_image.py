@@ -1,0 +1,261 @@
+"""The Docker image, built from the repository's Dockerfile, run as Airbyte runs it against the Kustomer emulator.
+
+The image is built once for the module. Every command runs in a named container (this machine's engine reports exit
+status 0 for `docker run --rm` whatever happened): the tests read the real exit status with `wait()`, then the logs,
+and remove the container. Configs and catalogs reach the container as files in a bind-mounted /secrets, and the
+container reaches the emulator on the host network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set
+
+import pytest
+import yaml
+
+from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+
+pytestmark = pytest.mark.image
+
+REPO = Path(__file__).resolve().parents[1]
+IMAGE = "airbyte/source-kustomer:dev"
+RUN_TIMEOUT_SECONDS = 600
+
+# Small, but every stream has records in the read window below.
+COUNTS = {
+    "customers": 300,
+    "conversations": 200,
+    "messages": 300,
+    "notes": 80,
+    "kobjects": 60,
+    "companies": 40,
+    "users": 20,
+    "teams": 6,
+    "tags": 25,
+    "shortcuts": 15,
+    "slas": 6,
+    "klasses": 3,
+}
+# A year back: about twelve 30-day search windows per search stream, so the read stays inside one minute's search
+# budget (100 requests) and the test measures the image, not the rate limiter.
+START_DATE = (datetime.now(timezone.utc) - timedelta(days=330)).strftime("%Y-%m-%dT00:00:00Z")
+# What the custom_attributes stream reads: GET /v1/metadata/<object>, and the klasses for kobjects.
+METADATA_OBJECTS = ("customer", "conversation", "message", "company")
+
+
+def manifest_stream_names() -> List[str]:
+    """The stream names the repository's manifest declares, following its `$ref`s."""
+    manifest = yaml.safe_load((REPO / "manifest.yaml").read_text(encoding="utf-8"))
+
+    def resolve(node: Dict[str, Any]) -> Dict[str, Any]:
+        if "$ref" not in node:
+            return node
+        target: Any = manifest
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        return {**resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
+
+    return [resolve(stream)["name"] for stream in manifest["streams"]]
+
+
+@dataclass
+class ContainerRun:
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def messages(self) -> List[Dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+    def of_type(self, message_type: str) -> List[Dict[str, Any]]:
+        return [m for m in self.messages if m.get("type") == message_type]
+
+    def errors(self) -> List[Dict[str, Any]]:
+        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"].get("type") == "ERROR"]
+
+    def ids_by_stream(self) -> Dict[str, List[str]]:
+        ids: Dict[str, List[str]] = {}
+        for message in self.of_type("RECORD"):
+            ids.setdefault(message["record"]["stream"], []).append(message["record"]["data"]["id"])
+        return ids
+
+    def tail(self, chars: int = 3000) -> str:
+        return f"exit status {self.status}\n--- stdout ---\n{self.stdout[-chars:]}\n--- stderr ---\n{self.stderr[-chars:]}"
+
+
+@pytest.fixture(scope="module")
+def engine():
+    docker = pytest.importorskip("docker", reason="the docker SDK is not installed (pip install '.[dev]')")
+    try:
+        client = docker.from_env(timeout=RUN_TIMEOUT_SECONDS)
+        client.ping()
+    except Exception as error:  # any failure to reach an engine: no socket, refused, not running
+        pytest.skip(f"no container engine reachable: {type(error).__name__}: {error}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def image(engine) -> str:
+    import docker
+
+    build_args = {"BASE_IMAGE": os.environ["BASE_IMAGE"]} if os.environ.get("BASE_IMAGE") else {}
+    try:
+        engine.images.build(path=str(REPO), tag=IMAGE, buildargs=build_args, rm=True, forcerm=True)
+    except docker.errors.BuildError as error:
+        log = "".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in error.build_log)
+        pytest.fail(f"docker build of {IMAGE} failed: {error.msg}\n{log[-4000:]}")
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    # Kustomer's documented budgets, so responses carry x-ratelimit-* headers as Kustomer's do.
+    with KustomerEmulator(seed=7, counts=COUNTS, rate_limit=1000, search_rate_limit=100) as running:
+        yield running
+
+
+@pytest.fixture
+def secrets(tmp_path) -> Path:
+    """A directory for /secrets that the image's `airbyte` user can read."""
+    directory = tmp_path / "secrets"
+    directory.mkdir()
+    directory.chmod(0o755)
+    return directory
+
+
+def put(directory: Path, name: str, content: Any) -> str:
+    """Writes a file into the mounted directory, readable by the container; returns its path in the container."""
+    path = directory / name
+    path.write_text(json.dumps(content), encoding="utf-8")
+    path.chmod(0o644)
+    return f"/secrets/{name}"
+
+
+def put_file(directory: Path, source: Path) -> str:
+    shutil.copyfile(source, directory / source.name)
+    (directory / source.name).chmod(0o644)
+    return f"/secrets/{source.name}"
+
+
+def run_connector(engine, image: str, args: List[str], secrets: Optional[Path] = None) -> ContainerRun:
+    name = f"source-kustomer-test-{args[0]}-{uuid.uuid4().hex[:10]}"
+    volumes = {str(secrets): {"bind": "/secrets", "mode": "ro"}} if secrets else None
+    container = engine.containers.create(image, command=args, name=name, network_mode="host", volumes=volumes)
+    try:
+        container.start()
+        status = container.wait(timeout=RUN_TIMEOUT_SECONDS)["StatusCode"]
+        stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+    finally:
+        container.remove(force=True)
+    return ContainerRun(status=status, stdout=stdout, stderr=stderr)
+
+
+def good_config(emulator: KustomerEmulator) -> Dict[str, Any]:
+    return {"api_token": DEFAULT_TOKEN, "start_date": START_DATE, "api_url": emulator.url}
+
+
+def expected_ids(emulator: KustomerEmulator, stream: str) -> Set[str]:
+    """The emulator's own data: every object updated at or after start_date, or every declared custom attribute."""
+    if stream == "custom_attributes":
+        ids = {
+            f"{obj}.{name}"
+            for obj in METADATA_OBJECTS
+            for name in emulator.metadata(obj)["data"]["attributes"]["properties"]
+        }
+        for klass in emulator.records("klasses"):
+            attributes = klass["attributes"]
+            for name in (attributes.get("metadata") or {}).get("properties") or {}:
+                ids.add(f"kobject.{attributes.get('name') or klass['id']}.{name}")
+        return ids
+    since = START_DATE.replace("Z", ".000Z")
+    return {obj["id"] for obj in emulator.records(stream) if obj["attributes"].get("updatedAt", "") >= since}
+
+
+def test_spec_declares_the_connection_fields(engine, image):
+    manifest_spec = yaml.safe_load((REPO / "manifest.yaml").read_text(encoding="utf-8"))["spec"]["connection_specification"]
+
+    run = run_connector(engine, image, ["spec"])
+
+    assert run.status == 0, run.tail()
+    spec = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]
+    assert set(spec["properties"]) == {"api_token", "start_date", "api_url", "page_size", "num_workers"}
+    assert spec["properties"] == manifest_spec["properties"]
+    assert spec["required"] == ["api_token", "start_date"]
+    assert spec["properties"]["api_token"]["airbyte_secret"] is True
+
+
+def test_check_succeeds_against_the_emulator(engine, image, emulator, secrets):
+    config = put(secrets, "config.json", good_config(emulator))
+
+    run = run_connector(engine, image, ["check", "--config", config], secrets)
+
+    assert run.status == 0, run.tail()
+    status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "SUCCEEDED", status
+
+
+def test_check_with_a_wrong_token_fails_with_kustomers_reason_and_never_prints_the_token(engine, image, emulator, secrets):
+    wrong_token = f"wrong-token-{uuid.uuid4().hex}"
+    config = put(secrets, "config.json", {**good_config(emulator), "api_token": wrong_token})
+
+    run = run_connector(engine, image, ["check", "--config", config], secrets)
+
+    status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "FAILED", status
+    assert "HTTP 401" in status["message"] and "Invalid or missing API token" in status["message"], status["message"]
+    assert wrong_token not in run.stdout and wrong_token not in run.stderr
+
+
+def test_discover_lists_exactly_the_manifests_streams(engine, image, emulator, secrets):
+    config = put(secrets, "config.json", good_config(emulator))
+
+    run = run_connector(engine, image, ["discover", "--config", config], secrets)
+
+    assert run.status == 0, run.tail()
+    streams = run.of_type("CATALOG")[0]["catalog"]["streams"]
+    names = [stream["name"] for stream in streams]
+    assert sorted(names) == sorted(manifest_stream_names())
+    assert all(stream["source_defined_primary_key"] == [["id"]] for stream in streams)
+
+
+def test_read_delivers_every_record_of_every_stream(engine, image, emulator, secrets):
+    config = put(secrets, "config.json", good_config(emulator))
+    catalog = put_file(secrets, REPO / "integration_tests" / "configured_catalog.json")
+
+    run = run_connector(engine, image, ["read", "--config", config, "--catalog", catalog], secrets)
+
+    assert run.status == 0, run.tail()
+    assert not run.errors(), run.errors()
+    delivered = run.ids_by_stream()
+    assert set(delivered) == set(manifest_stream_names())
+    for stream in manifest_stream_names():
+        expected = expected_ids(emulator, stream)
+        assert expected, f"the emulator has no {stream} updated since {START_DATE}: the test would prove nothing"
+        assert set(delivered[stream]) == expected, (
+            f"{stream}: {len(expected - set(delivered[stream]))} missing, {len(set(delivered[stream]) - expected)} unexpected"
+        )
+
+
+def test_incremental_read_from_a_future_state_delivers_nothing_already_synced(engine, image, emulator, secrets):
+    config = put(secrets, "config.json", good_config(emulator))
+    catalog_path = REPO / "integration_tests" / "configured_catalog_incremental.json"
+    catalog = put_file(secrets, catalog_path)
+    state = put_file(secrets, REPO / "integration_tests" / "abnormal_state.json")
+    incremental = {s["stream"]["name"] for s in json.loads(catalog_path.read_text())["streams"] if s["sync_mode"] == "incremental"}
+
+    run = run_connector(engine, image, ["read", "--config", config, "--catalog", catalog, "--state", state], secrets)
+
+    assert run.status == 0, run.tail()
+    assert not run.errors(), run.errors()
+    delivered = run.ids_by_stream()
+    assert incremental and not incremental & set(delivered), {s: len(delivered[s]) for s in incremental & set(delivered)}
