@@ -9,10 +9,13 @@ WORKDIR /airbyte/integration_code
 # Installing into the image's Python needs root; the connector itself runs as `airbyte`.
 USER root
 
+# The locked dependencies first (a cached layer while only the connector changes), then the connector itself.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md manifest.yaml ./
 COPY schemas ./schemas
 COPY source_kustomer ./source_kustomer
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps .
 
 USER airbyte
 

@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet ".[dev]"
+	$(BIN)/pip install --quiet --constraint requirements.lock ".[dev]"
 
 ## Start the bundled Kustomer emulator and run spec, check, discover and a full read of every stream against it.
 demo: install
