@@ -16,6 +16,12 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from source_kustomer.config import ConfigError, normalize_config
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
+# The CDK's words when a search window restarted at the last updated_at read and got the very same window back.
+SAME_SLICE_AGAIN = "attempts with the same slice"
+TIE_BLOCK_OVER_CAP = (
+    "{stream}: more than 10,000 records share one updated_at, and Kustomer's search cannot page past its 10,000-result "
+    "cap for them. The stream stopped rather than skip records; the records before that timestamp were delivered."
+)
 CHECK_TIMEOUT = (10, 30)  # connect, read: check answers well within a minute even for an unreachable host
 
 
@@ -89,6 +95,8 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         token = config.get("api_token")
         for message in super().read(logger, config, catalog, state):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
+            if error is not None and SAME_SLICE_AGAIN in (error.internal_message or ""):
+                error.message = TIE_BLOCK_OVER_CAP.format(stream=error.stream_descriptor.name if error.stream_descriptor else "a stream")
             if error is not None and token:
                 error.message = mask_token(error.message, token)
                 error.internal_message = error.internal_message and mask_token(error.internal_message, token)

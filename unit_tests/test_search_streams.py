@@ -125,3 +125,13 @@ def _state_cursor(state):
     if "updated_at" in state:
         return state["updated_at"]
     return max(s.get("most_recent_cursor_value") or s["end"] for s in state["slices"])
+
+
+def test_a_tie_block_larger_than_the_search_cap_fails_the_stream_saying_why(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"t{i:05d}", _ts(BASE)) for i in range(10_050)])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers"), expecting_exception=True)
+
+    stream_errors = [e.trace.error for e in output.errors if e.trace.error.stream_descriptor]
+    assert stream_errors and stream_errors[0].stream_descriptor.name == "customers"
+    assert "more than 10,000 records share one updated_at" in stream_errors[0].message
