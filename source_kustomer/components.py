@@ -172,7 +172,9 @@ def properties_by_klass(body: Any) -> List[Tuple[Optional[str], Mapping[str, Any
     """(klass name or None, {attribute name: definition}) pairs of a metadata or klasses response.
 
     `GET /v1/metadata/<object>` answers one object with `attributes.properties`; `GET /v1/klasses` answers a list
-    of klasses, each with `attributes.metadata.properties`.
+    of klasses, each with `attributes.metadata.properties`. Source of the shape: Kustomer's "Get custom attribute
+    metadata" endpoint (developer.kustomer.com; the OpenAPI mirror on api-docs.integration.app gives
+    `data.attributes.properties.<name>` with `type`, `displayName`, `enumeration`); the klass form is assumed alike.
     """
     data = body.get("data") if isinstance(body, dict) else None
     if isinstance(data, dict):
