@@ -10,8 +10,17 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 import requests
 import yaml
 
-from airbyte_cdk.models import AirbyteConnectionStatus, AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, Status, Type
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+    Type,
+)
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer.config import ConfigError, normalize_config
 
@@ -22,6 +31,7 @@ TIE_BLOCK_OVER_CAP = (
     "{stream}: more than 10,000 records share one updated_at, and Kustomer's search cannot page past its 10,000-result "
     "cap for them. The stream stopped rather than skip records; the records before that timestamp were delivered."
 )
+UNREACHABLE = "Could not reach Kustomer at"
 CHECK_TIMEOUT = (10, 30)  # connect, read: check answers well within a minute even for an unreachable host
 
 
@@ -93,6 +103,15 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     ) -> Iterator[AirbyteMessage]:
         # The CDK masks secrets in log lines only; a stream's error trace quotes Kustomer's reason as is.
         token = config.get("api_token")
+        # One request before the streams: a wrong host, a non-Kustomer server or a rejected key fails at once with
+        # the check's own reason instead of after every stream's retries.
+        ok, reason = check_token(config)
+        if not ok:
+            unreachable = reason is not None and reason.startswith(UNREACHABLE)
+            raise AirbyteTracedException(
+                message=mask_token(reason or "", token or ""),
+                failure_type=FailureType.transient_error if unreachable else FailureType.config_error,
+            )
         for message in super().read(logger, config, catalog, state):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
             if error is not None and SAME_SLICE_AGAIN in (error.internal_message or ""):
@@ -118,7 +137,7 @@ def check_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
             timeout=CHECK_TIMEOUT,
         )
     except requests.exceptions.RequestException as error:
-        return False, f"Could not reach Kustomer at {config['api_url']} ({type(error).__name__}). Check `api_url` and the network."
+        return False, f"{UNREACHABLE} {config['api_url']} ({type(error).__name__}). Check `api_url` and the network."
     if response.status_code == 200:
         try:
             response.json()["data"]
