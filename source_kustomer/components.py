@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import logging
 import re
 import time
@@ -17,6 +18,7 @@ from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
+from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -131,6 +133,28 @@ class RateLimitResetBackoff(BackoffStrategy):
                 failure_type=FailureType.transient_error,
             )
         return wait
+
+
+class KustomerAPIBudget(HttpAPIBudget):
+    """The manifest's `HTTPAPIBudget`, reading `x-ratelimit-reset` as epoch seconds or as seconds to wait.
+
+    The CDK's budget takes the header for a whole-number epoch time: seconds to wait would put the reset in 1970 and
+    silently switch pacing off, and a decimal value would fail every request. The manifest cannot name a budget
+    class, so `SourceKustomer` rebuilds the manifest's budget as this one, with the same policies and headers.
+    """
+
+    def get_reset_ts_from_response(self, response: requests.Response) -> Optional[datetime.datetime]:
+        wait = seconds_until_reset(response.headers.get(self._ratelimit_reset_header))
+        return None if wait is None else datetime.datetime.now() + datetime.timedelta(seconds=wait)
+
+    @classmethod
+    def like(cls, budget: HttpAPIBudget) -> "KustomerAPIBudget":
+        return cls(
+            policies=budget._policies,
+            ratelimit_reset_header=budget._ratelimit_reset_header,
+            ratelimit_remaining_header=budget._ratelimit_remaining_header,
+            status_codes_for_ratelimit_hit=budget._status_codes_for_ratelimit_hit,
+        )
 
 
 def seconds_until_reset(header_value: Optional[str], now: Optional[float] = None) -> Optional[float]:

@@ -20,8 +20,10 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
+from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_kustomer.components import KustomerAPIBudget
 from source_kustomer.config import ConfigError, normalize_config
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
@@ -68,6 +70,14 @@ class SourceKustomer(ConcurrentDeclarativeSource):
             source_config=load_manifest(),
             **kwargs,
         )
+
+    def _prepare_for_stream_build(self) -> None:
+        super()._prepare_for_stream_build()
+        # Streams take the factory's budget when they are built, right after this: swap in the one that reads both
+        # forms of x-ratelimit-reset (see KustomerAPIBudget).
+        budget = getattr(self._constructor, "_api_budget", None)
+        if isinstance(budget, HttpAPIBudget) and not isinstance(budget, KustomerAPIBudget):
+            self._constructor._api_budget = KustomerAPIBudget.like(budget)
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
         """The config as the streams use it: validated, with start_date and api_url normalised."""

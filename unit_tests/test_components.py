@@ -2,6 +2,7 @@
 
 from typing import Any, Dict, Optional
 
+import time
 import pytest
 import requests
 
@@ -217,3 +218,39 @@ def test_given_a_reset_further_away_than_the_maximum_wait_then_the_sync_stops_wi
 
 def test_the_maximum_wait_may_come_from_the_manifest_as_a_string():
     assert backoff(max_wait_seconds="300").backoff_time(response(429, "299"), attempt_count=1) == pytest.approx(299.5)
+
+
+def test_kustomer_api_budget_reads_the_reset_header_as_epoch_seconds_or_seconds_to_wait():
+    import datetime
+
+    import requests as requests_lib
+
+    from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
+
+    from source_kustomer.components import KustomerAPIBudget
+
+    budget = KustomerAPIBudget.like(HttpAPIBudget(policies=[], ratelimit_reset_header="x-ratelimit-reset"))
+    now = datetime.datetime.now()
+
+    def reset_after(value: str) -> float:
+        response = requests_lib.Response()
+        response.headers["x-ratelimit-reset"] = value
+        return (budget.get_reset_ts_from_response(response) - now).total_seconds()
+
+    assert 29 <= reset_after(str(int(time.time()) + 30)) <= 32
+    assert 29 <= reset_after("30") <= 32
+    assert 1 <= reset_after("1.5") <= 3
+    response = requests_lib.Response()
+    assert budget.get_reset_ts_from_response(response) is None
+
+
+def test_the_source_paces_with_kustomer_api_budget():
+    from source_kustomer.components import KustomerAPIBudget
+    from source_kustomer.config import normalize_config
+    from source_kustomer.source import SourceKustomer
+
+    source = SourceKustomer(config=normalize_config({"api_token": "t", "start_date": "2025-01-01"}))
+    streams = source.streams(source._config)
+
+    assert streams
+    assert isinstance(source._constructor._api_budget, KustomerAPIBudget)
