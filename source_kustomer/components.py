@@ -8,17 +8,21 @@ import logging
 import re
 import time
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple, Union
 
+import orjson
 import requests
 
 from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
-from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
+from airbyte_cdk.sources.streams.call_rate import FixedWindowCallRatePolicy, HttpAPIBudget
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCCESS_RESOLUTION, ErrorResolution
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -42,11 +46,29 @@ def snake_case(key: str) -> str:
 
 def snake_case_keys(value: Any) -> Any:
     """Snake-case every key of every object, at every depth, inside lists too."""
-    if isinstance(value, dict):
-        return {snake_case(k): snake_case_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [snake_case_keys(v) for v in value]
+    kind = type(value)
+    if kind is dict:
+        return _snake_case_object(value)
+    if kind is list:
+        return _snake_case_list(value)
     return value
+
+
+# The hot path of every sync: types compared with `is`, and no call for a scalar.
+def _snake_case_object(value: Dict[str, Any]) -> Dict[str, Any]:
+    out = {}
+    for key, item in value.items():
+        kind = type(item)
+        if kind is dict:
+            item = _snake_case_object(item)
+        elif kind is list:
+            item = _snake_case_list(item)
+        out[_SNAKE_CACHE.get(key) or snake_case(key)] = item
+    return out
+
+
+def _snake_case_list(value: List[Any]) -> List[Any]:
+    return [_snake_case_object(item) if type(item) is dict else _snake_case_list(item) if type(item) is list else item for item in value]
 
 
 def _reference(data: Any) -> Any:
@@ -79,7 +101,7 @@ class KustomerRecordFlattener(RecordTransformation):
     ) -> None:
         attributes = record.get("attributes") or {}
         relationships = record.get("relationships") or {}
-        flat: Dict[str, Any] = {snake_case(k): snake_case_keys(v) for k, v in attributes.items()}
+        flat: Dict[str, Any] = snake_case_keys(attributes) if isinstance(attributes, dict) else {}
         for name, relationship in relationships.items():
             if isinstance(relationship, dict) and "data" in relationship:
                 column = "sla_data" if name == "sla" else snake_case(name)
@@ -90,6 +112,78 @@ class KustomerRecordFlattener(RecordTransformation):
             flat["links"] = snake_case_keys(record["links"])
         record.clear()
         record.update(flat)
+
+
+_UNPARSED = object()
+
+
+def page_body(response: requests.Response) -> Any:
+    """The page's JSON, parsed once with orjson and kept on the response; None if it is not JSON.
+
+    The error handler, the record extractor and the paginator each read the page, and the CDK would parse it for
+    each of them, twice with the standard json module: four parses of a 2 MB page of 500 customers.
+    """
+    body = getattr(response, "_kustomer_body", _UNPARSED)
+    if body is _UNPARSED:
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        response._kustomer_body = body  # type: ignore[attr-defined]  # per response, so safe across threads
+    return body
+
+
+@dataclass
+class KustomerJsonDecoder(JsonDecoder):
+    """`JsonDecoder` over `page_body`: the paginator reads the page the extractor already parsed."""
+
+    parameters: InitVar[Mapping[str, Any]] = None  # type: ignore[assignment]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__init__(parameters or {})
+
+    def decode(self, response: requests.Response) -> Iterator[MutableMapping[str, Any]]:
+        body = page_body(response)
+        if isinstance(body, list):
+            yield from body or [{}]
+        else:
+            yield body if isinstance(body, dict) else {}
+
+
+@dataclass
+class KustomerDataExtractor(RecordExtractor):
+    """The records of a Kustomer page: its `data` array, by key.
+
+    `DpathExtractor` looks `["data"]` up with `dpath.get`, which walks every value of the page: about 115 ms for a
+    page of 500 customers, four times the cost of parsing it.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        body = page_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, list):
+            yield from data
+        elif isinstance(data, dict):
+            yield data
+
+
+@dataclass
+class KustomerErrorHandler(DefaultErrorHandler):
+    """`DefaultErrorHandler`, except that a 200 answering a non-empty JSON object succeeds before the filters run.
+
+    Each filter the CDK evaluates parses the body with the standard json module, for its predicate and again for its
+    error message: two parses of every page before the filter that accepts a 200. Anything else goes to the filters.
+    """
+
+    def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 200:
+            body = page_body(response_or_exception)
+            if isinstance(body, dict) and body:
+                return SUCCESS_RESOLUTION
+        return super().interpret_response(response_or_exception)
 
 
 @dataclass
@@ -142,6 +236,25 @@ class KustomerAPIBudget(HttpAPIBudget):
     silently switch pacing off, and a decimal value would fail every request. The manifest cannot name a budget
     class, so `SourceKustomer` rebuilds the manifest's budget as this one, with the same policies and headers.
     """
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        policy = self.get_matching_policy(request)
+        reset_ts = self.get_reset_ts_from_response(response) if isinstance(response, requests.Response) else None
+        if not isinstance(policy, FixedWindowCallRatePolicy) or reset_ts is None:
+            super().update_from_response(request, response)
+            return
+        margin = datetime.timedelta(seconds=RateLimitResetBackoff._MARGIN_SECONDS)
+        if reset_ts <= datetime.datetime.now() + margin:
+            return  # counted in a window that has ended since: its `remaining` says nothing about the current one
+        available = self.get_calls_left_from_response(response)
+        with policy._lock:
+            # Kustomer's window turned before ours (our reset carries a margin): the CDK's policy ignores a count that
+            # goes up, and would stay empty until the new window's end. Take Kustomer's count for the new window.
+            if reset_ts > policy._next_reset_ts + margin and available is not None:
+                policy._next_reset_ts = reset_ts
+                policy._calls_num = max(policy._call_limit - available, 0)
+                return
+        policy.update(available_calls=available, call_reset_ts=reset_ts)
 
     def get_reset_ts_from_response(self, response: requests.Response) -> Optional[datetime.datetime]:
         wait = seconds_until_reset(response.headers.get(self._ratelimit_reset_header))

@@ -35,7 +35,7 @@ class KustomerConfig(BaseModel):
     start_date: str
     api_url: str = DEFAULT_API_URL
     page_size: Optional[int] = None
-    num_workers: int = 6
+    num_workers: int = 3
 
     @field_validator("api_token", mode="before")
     @classmethod
@@ -74,7 +74,7 @@ class KustomerConfig(BaseModel):
     @classmethod
     def _num_workers(cls, value: Any) -> int:
         if value is None or value == "":
-            return 6
+            return 3
         return _bounded_int(value, 1, 16)
 
 

@@ -34,6 +34,7 @@ TIE_BLOCK_OVER_CAP = (
     "cap for them. The stream stopped rather than skip records; the records before that timestamp were delivered."
 )
 UNREACHABLE = "Could not reach Kustomer at"
+RECORD_QUEUE_SIZE = 1_000
 CHECK_TIMEOUT = (10, 30)  # connect, read: check answers well within a minute even for an unreachable host
 
 
@@ -70,6 +71,9 @@ class SourceKustomer(ConcurrentDeclarativeSource):
             source_config=load_manifest(),
             **kwargs,
         )
+        # Workers hand records to the main thread, which writes them out, through a queue the CDK sizes at 10,000:
+        # at ~20 kB a Kustomer object in memory, 200 MB whenever the writer falls behind. Two pages are enough.
+        self._concurrent_source._queue.maxsize = RECORD_QUEUE_SIZE
 
     def _prepare_for_stream_build(self) -> None:
         super()._prepare_for_stream_build()

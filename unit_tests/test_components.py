@@ -254,3 +254,49 @@ def test_the_source_paces_with_kustomer_api_budget():
 
     assert streams
     assert isinstance(source._constructor._api_budget, KustomerAPIBudget)
+
+
+def _response(status: int, body: bytes) -> "requests.Response":
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    return response
+
+
+def test_a_page_is_parsed_once_and_shared_by_the_decoder_and_the_extractor(monkeypatch):
+    from source_kustomer import components
+
+    calls = []
+    real_loads = components.orjson.loads
+    monkeypatch.setattr(components.orjson, "loads", lambda raw: calls.append(1) or real_loads(raw))
+    response = _response(200, b'{"meta": {"page": 1}, "links": {"next": null}, "data": [{"id": "a"}, {"id": "b"}]}')
+
+    decoded = list(components.KustomerJsonDecoder(parameters={}).decode(response))
+    records = list(components.KustomerDataExtractor(config={}, parameters={}).extract_records(response))
+
+    assert decoded[0]["meta"] == {"page": 1}
+    assert [r["id"] for r in records] == ["a", "b"]
+    assert len(calls) == 1
+
+
+def test_the_extractor_yields_a_single_object_and_nothing_for_a_body_that_is_not_json():
+    from source_kustomer.components import KustomerDataExtractor
+
+    extractor = KustomerDataExtractor(config={}, parameters={})
+
+    assert list(extractor.extract_records(_response(200, b'{"data": {"id": "one"}}'))) == [{"id": "one"}]
+    assert list(extractor.extract_records(_response(200, b"<html>proxy error</html>"))) == []
+
+
+def test_the_error_handler_accepts_a_json_page_at_once_and_leaves_everything_else_to_the_filters():
+    from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
+    from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+
+    from source_kustomer.components import KustomerErrorHandler
+
+    not_json = HttpResponseFilter(config={}, parameters={}, predicate="{{ not response }}", action="RETRY")
+    handler = KustomerErrorHandler(config={}, parameters={}, response_filters=[not_json])
+
+    assert handler.interpret_response(_response(200, b'{"data": []}')).response_action == ResponseAction.SUCCESS
+    assert handler.interpret_response(_response(200, b"<html>")).response_action == ResponseAction.RETRY
+    assert handler.interpret_response(_response(503, b"{}")).response_action == ResponseAction.RETRY

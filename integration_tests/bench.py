@@ -1,0 +1,600 @@
+"""`make bench`: the connector's throughput, rate-limit efficiency and memory, measured through the real CLI.
+
+    python -m integration_tests.bench [--scale 1.0] [--scenarios cpu,budget,memory,latency]
+        [--output bench-results.json] [--num-workers 6]
+
+The Kustomer emulator runs as a separate process (its CPU and memory are not the connector's), and every
+scenario runs `source-kustomer read` as a subprocess writing to a file; the connector's peak RSS and CPU time
+come from the kernel's rusage of that process (`os.wait4`).
+
+- cpu      no limits, no latency, full refresh of every stream; beside it a plain `requests` loop fetching the
+           same pages (search in 30-day windows of 500, the list endpoints) and parsing them with `response.json()`.
+- budget   Kustomer-shaped limits scaled down in time (20 searches and 200 requests per 2 s window, 100 ms latency):
+           customers, conversations and messages against the bound of 20 x 500 records per 2 s = 5,000 records/s.
+- memory   peak RSS of the full read, and of the same read over a tenth of the data (a second emulator).
+- latency  100 ms per request, no limits: the full read's throughput against the cpu scenario's.
+
+Prints a table and writes the figures as JSON (`--output`). The emulator processes are stopped on exit, Ctrl-C
+and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import requests
+
+from integration_tests.cli import configured_catalog, console_script, write_json
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ("cpu", "budget", "memory", "latency")
+
+# The issue's dataset: the big three at this size, the other streams at the emulator's defaults.
+FULL_COUNTS = {"customers": 100_000, "conversations": 50_000, "messages": 100_000}
+BUDGET_STREAMS = ["customers", "conversations", "messages"]
+START_DATE = "2024-01-01T00:00:00Z"  # before every generated record (the emulator's data starts in 2025)
+# Thirteen of the emulator's 22 months: ~150,000 search-backed records at full scale, ~300 searches = 15 windows.
+BUDGET_START_DATE = "2025-10-01T00:00:00Z"
+
+# Kustomer's limits (100 searches and 1,000 requests a minute) scaled down in time, with a network's latency.
+BUDGET_LIMITS = {"search_rate_limit": 20, "rate_limit": 200, "window_seconds": 2.0, "latency_ms": 100}
+NO_LIMITS = {"search_rate_limit": None, "rate_limit": None, "window_seconds": 60.0, "latency_ms": 0}
+LATENCY_MS = 100
+
+# What the search-backed streams send (manifest.yaml, search_stream): 30-day windows, 500 a page, updated_at asc.
+SEARCH_PATH = "/v1/customers/search"
+SEARCH_CONTEXTS = {"customers": "customer", "conversations": "conversation", "messages": "message",
+                   "notes": "note", "kobjects": "kobject", "companies": "company"}
+SEARCH_PAGE_SIZE = 500
+SEARCH_CAP = 10_000
+WINDOW = timedelta(days=30)
+LIST_PAGE_SIZES = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100}
+METADATA_RESOURCES = ("customer", "conversation", "message", "company")
+
+TARGETS = {
+    "cpu_records_per_s": 10_000,
+    "budget_share_of_bound": 0.90,
+    "memory_peak_rss_mb": 250,
+    "memory_growth_ratio": 1.20,
+    "latency_share_of_cpu": 0.70,
+}
+
+_children: List[subprocess.Popen] = []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# processes
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def stop_children() -> None:
+    while _children:
+        _stop(_children.pop())
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:  # noqa: ARG001
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the emulators
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, from /proc (0 where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class Emulator:
+    """`python -m integration_tests.emulator` in its own process, reconfigured between scenarios."""
+
+    def __init__(self, counts: Dict[str, int], log_path: Path) -> None:
+        arguments = ",".join(f"{stream}={count}" for stream, count in counts.items())
+        started = time.perf_counter()
+        self.log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "integration_tests.emulator", "--counts", arguments],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
+        _children.append(self.process)
+        line = self.process.stdout.readline()  # type: ignore[union-attr]
+        if "listening on" not in line:
+            self.process.wait(timeout=10)
+            raise RuntimeError(f"the emulator did not start (exit {self.process.returncode}); see {log_path}")
+        url_part, _, token_part = line.split("listening on ", 1)[1].partition(" token=")
+        self.url = url_part.strip()
+        self.token = token_part.strip()
+        self.startup_seconds = time.perf_counter() - started
+        self.session = requests.Session()
+        self.counts: Dict[str, int] = self.session.get(self.url + "/_emulator/info", timeout=30).json()["counts"]
+
+    def configure(self, settings: Dict[str, Any]) -> None:
+        self.session.post(self.url + "/_emulator/config", json=settings, timeout=30).raise_for_status()
+        self.session.post(self.url + "/_emulator/reset", timeout=30).raise_for_status()  # counters and windows
+
+    def totals_since(self, start_date: str, streams: List[str]) -> Dict[str, int]:
+        """Records each stream holds from start_date on: the search's own total for search-backed streams."""
+        totals = {}
+        for stream in streams:
+            context = SEARCH_CONTEXTS.get(stream)
+            if context is None:
+                if stream in self.counts:
+                    totals[stream] = self.counts[stream]  # list streams: start_date precedes every record
+                continue
+            body = {"queryContext": context, "and": [{f"{context}_updated_at": {"gte": start_date}}]}
+            response = self.session.post(self.url + SEARCH_PATH, params={"pageSize": 1}, json=body,
+                                         headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+            response.raise_for_status()
+            totals[stream] = response.json()["meta"]["total"]
+        return totals
+
+    def stats(self) -> Dict[str, Any]:
+        return self.session.get(self.url + "/_emulator/stats", timeout=30).json()
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        self.session.close()
+        _stop(self.process)
+        if self.process in _children:
+            _children.remove(self.process)
+        self.log.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the connector
+
+
+@dataclass
+class Read:
+    exit_code: int
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    records: int
+    records_by_stream: Dict[str, int]
+    first_to_last_record_seconds: float
+    errors: List[str] = field(default_factory=list)
+
+
+def wait_with_rusage(process: subprocess.Popen, timeout: float) -> Tuple[int, Any]:
+    """Waits for the process and returns (exit code, its own rusage): RUSAGE_CHILDREN would mix in earlier runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid == process.pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage
+        if time.monotonic() > deadline:
+            process.kill()
+            _pid, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage
+        time.sleep(0.02)
+
+
+def scan_output(path: Path) -> Tuple[Dict[str, int], float, List[str]]:
+    """Records per stream, seconds from the first to the last record (emitted_at) and error messages of a read."""
+    counts: Dict[str, int] = {}
+    first = last = None
+    errors = []
+    with open(path, "rb") as output:
+        for line in output:
+            if line.startswith(b'{"type":"RECORD"'):
+                start = line.index(b'"stream":"') + 10
+                stream = line[start:line.index(b'"', start)].decode()
+                counts[stream] = counts.get(stream, 0) + 1
+                at = line.rindex(b'"emitted_at":') + 13
+                emitted = float(line[at:line.index(b"}", at)])
+                first = emitted if first is None else first
+                last = emitted
+            elif line.startswith(b'{"type":"TRACE"') and b'"type":"ERROR"' in line:
+                errors.append(json.loads(line)["trace"]["error"]["message"])
+    span = (last - first) / 1000 if first is not None and last is not None else 0.0
+    return counts, span, errors
+
+
+def read(cli: List[str], config: Dict[str, Any], catalog: Dict[str, Any], workdir: Path, label: str, timeout: float,
+         keep_output: bool) -> Read:
+    config_path = write_json(workdir / f"{label}-config.json", config)
+    catalog_path = write_json(workdir / f"{label}-catalog.json", catalog)
+    output_path = workdir / f"{label}.jsonl"
+    with open(output_path, "wb") as output, open(workdir / f"{label}.stderr", "wb") as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*cli, "read", "--config", str(config_path), "--catalog", str(catalog_path)],
+            cwd=workdir, stdout=output, stderr=errors,
+        )
+        _children.append(process)
+        try:
+            exit_code, usage = wait_with_rusage(process, timeout)
+        finally:
+            _children.remove(process)
+        wall = time.perf_counter() - started
+    counts, span, messages = scan_output(output_path)
+    if not keep_output:
+        output_path.unlink()
+    return Read(
+        exit_code=exit_code,
+        wall_seconds=wall,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
+        records=sum(counts.values()),
+        records_by_stream=dict(sorted(counts.items())),
+        first_to_last_record_seconds=span,
+        errors=messages[:5],
+    )
+
+
+def startup_seconds(cli: List[str], workdir: Path) -> float:
+    """Wall time of `source-kustomer spec`: the interpreter, CDK import and manifest load every read pays first."""
+    started = time.perf_counter()
+    subprocess.run([*cli, "spec"], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def discover(cli: List[str], config: Dict[str, Any], workdir: Path) -> Dict[str, Any]:
+    config_path = write_json(workdir / "discover-config.json", config)
+    completed = subprocess.run([*cli, "discover", "--config", str(config_path)], cwd=workdir, capture_output=True, text=True,
+                               timeout=600, check=False)
+    catalogs = [json.loads(line)["catalog"] for line in completed.stdout.splitlines() if line.startswith('{"type":"CATALOG"')]
+    if completed.returncode != 0 or not catalogs:
+        raise RuntimeError(f"discover failed: {completed.stdout[-2000:]}{completed.stderr[-2000:]}")
+    return catalogs[0]
+
+
+def missing_records(delivered: Dict[str, int], expected: Dict[str, int]) -> Dict[str, int]:
+    """Streams that delivered fewer records than the emulator holds (search-cap restarts may deliver more)."""
+    return {s: n - delivered.get(s, 0) for s, n in expected.items() if delivered.get(s, 0) < n}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the raw requests loop
+
+
+def _kustomer_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def search_windows(start: datetime, end: datetime) -> Iterator[Tuple[datetime, datetime]]:
+    """The connector's slices: 30-day windows, each ending 1 ms before the next one starts, the last at `end`."""
+    lower = start
+    while lower < end:
+        upper = min(lower + WINDOW, end)
+        yield lower, (upper if upper == end else upper - timedelta(milliseconds=1))
+        lower = upper
+
+
+def raw_read(url: str, token: str, start_date: str) -> Dict[str, Any]:
+    """Every page the connector reads, fetched and parsed with nothing else: the ceiling for this machine."""
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    start = datetime.strptime(start_date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    now = datetime.now(timezone.utc)
+    records = pages = 0
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    for context in SEARCH_CONTEXTS.values():
+        field_name = f"{context}_updated_at"
+        for lower, upper in search_windows(start, now):
+            gte, page = _kustomer_time(lower), 1
+            while True:
+                body = {"queryContext": context, "and": [{field_name: {"gte": gte}}, {field_name: {"lte": _kustomer_time(upper)}}],
+                        "sort": [{field_name: "asc"}]}
+                response = session.post(url + SEARCH_PATH, params={"page": page, "pageSize": SEARCH_PAGE_SIZE}, json=body, timeout=60)
+                response.raise_for_status()
+                document = response.json()
+                records += len(document["data"])
+                pages += 1
+                if not document["links"].get("next"):
+                    break
+                if page * SEARCH_PAGE_SIZE >= SEARCH_CAP:  # like the connector: restart at the last updated_at read
+                    gte, page = document["data"][-1]["attributes"]["updatedAt"], 1
+                else:
+                    page += 1
+    for stream, size in LIST_PAGE_SIZES.items():
+        page = 1
+        while True:
+            response = session.get(f"{url}/v1/{stream}", params={"page": page, "pageSize": size}, timeout=60)
+            response.raise_for_status()
+            document = response.json()
+            records += len(document["data"])
+            if stream == "klasses":  # the custom_attributes stream's kobject rows come from the klasses' metadata
+                records += sum(len(((k.get("attributes") or {}).get("metadata") or {}).get("properties") or {}) for k in document["data"])
+            pages += 1
+            if not document["links"].get("next"):
+                break
+            page += 1
+    for resource in METADATA_RESOURCES:  # the custom_attributes stream: one row per attribute
+        response = session.get(f"{url}/v1/metadata/{resource}", timeout=60)
+        response.raise_for_status()
+        records += len(response.json()["data"]["attributes"].get("properties") or {})
+        pages += 1
+    wall = time.perf_counter() - started
+    session.close()
+    return {"records": records, "requests": pages, "wall_seconds": wall, "cpu_seconds": time.process_time() - cpu_started,
+            "records_per_second": records / wall, "requests_per_second": pages / wall}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# scenarios
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.counts = {stream: max(1, round(count * args.scale)) for stream, count in FULL_COUNTS.items()}
+        self.emulator: Optional[Emulator] = None
+        self.catalog: Optional[Dict[str, Any]] = None
+        self.full_read: Optional[Dict[str, Any]] = None
+
+    def config(self, emulator: Emulator, start_date: str = START_DATE) -> Dict[str, Any]:
+        config = {"api_token": emulator.token, "start_date": start_date, "api_url": emulator.url}
+        if self.args.num_workers is not None:  # otherwise the connector's default, what users get
+            config["num_workers"] = self.args.num_workers
+        return config
+
+    def main_emulator(self) -> Emulator:
+        if self.emulator is None:
+            print(f"starting the emulator: {self.counts} (other streams at the emulator's defaults) ...", flush=True)
+            self.emulator = Emulator(self.counts, self.workdir / "emulator.log")
+            print(f"  ready in {self.emulator.startup_seconds:.0f} s on {self.emulator.url}", flush=True)
+            self.catalog = discover(self.args.cli, self.config(self.emulator), self.workdir)
+        return self.emulator
+
+    def run_read(self, emulator: Emulator, label: str, settings: Dict[str, Any], streams: Optional[List[str]] = None,
+                 start_date: str = START_DATE) -> Dict[str, Any]:
+        """One `source-kustomer read` (full refresh) with the emulator configured as given; its figures."""
+        emulator.configure(NO_LIMITS)
+        expected = emulator.totals_since(start_date, streams or list(emulator.counts))
+        emulator.configure(settings)
+        catalog = configured_catalog(self.catalog, streams)  # type: ignore[arg-type]
+        emulator_cpu = emulator.cpu_seconds()
+        result = read(self.args.cli, self.config(emulator, start_date), catalog, self.workdir, label, self.args.timeout, self.args.keep_output)
+        stats = emulator.stats()
+        searches = sum(n for key, n in stats["by_endpoint"].items() if key.startswith(f"POST {SEARCH_PATH}"))
+        figures = asdict(result)
+        figures.update(
+            records_per_second=result.records / result.wall_seconds,
+            records_per_cpu_second=result.records / result.cpu_seconds if result.cpu_seconds else None,
+            requests=stats["requests"],
+            search_requests=searches,
+            requests_per_second=stats["requests"] / result.wall_seconds,
+            search_requests_per_second=searches / result.wall_seconds,
+            rate_limited=stats["rate_limited"],
+            status_counts=stats["status_counts"],
+            emulator_cpu_seconds=emulator.cpu_seconds() - emulator_cpu,
+            emulator_settings=settings,
+        )
+        # Search-cap restarts may deliver a record twice; fewer than the emulator holds is a lost record.
+        figures["missing_records"] = missing_records(result.records_by_stream, expected)
+        ok = result.exit_code == 0 and not result.errors and not figures["missing_records"]
+        figures["succeeded"] = ok
+        print(f"  {label}: {result.records:,} records in {result.wall_seconds:.1f} s "
+              f"({figures['records_per_second']:,.0f}/s), peak RSS {result.peak_rss_mb:.0f} MB"
+              + ("" if ok else f", FAILED (exit {result.exit_code}): {result.errors[:1]} missing {figures['missing_records']}"), flush=True)
+        return figures
+
+    def full(self) -> Dict[str, Any]:
+        """The full refresh of every stream without limits: scenario cpu, and the baseline of latency and memory."""
+        if self.full_read is None:
+            emulator = self.main_emulator()
+            self.full_read = self.run_read(emulator, "full-read", NO_LIMITS)
+        return self.full_read
+
+    def cpu(self) -> Dict[str, Any]:
+        full = self.full()
+        emulator = self.main_emulator()
+        emulator.configure(NO_LIMITS)
+        raw = raw_read(emulator.url, emulator.token, START_DATE)
+        print(f"  raw requests loop: {raw['records']:,} records in {raw['wall_seconds']:.1f} s ({raw['records_per_second']:,.0f}/s)", flush=True)
+        ratio = full["records_per_second"] / raw["records_per_second"]
+        met = full["succeeded"] and full["records_per_second"] >= TARGETS["cpu_records_per_s"]
+        return {"connector": full, "raw_requests_loop": raw, "ratio_connector_to_raw": ratio,
+                "target": f">= {TARGETS['cpu_records_per_s']:,} records/s", "met": met}
+
+    def latency(self) -> Dict[str, Any]:
+        baseline = self.full()
+        result = self.run_read(self.main_emulator(), "latency-read", {**NO_LIMITS, "latency_ms": LATENCY_MS})
+        ratio = result["records_per_second"] / baseline["records_per_second"]
+        met = result["succeeded"] and ratio >= TARGETS["latency_share_of_cpu"]
+        return {"connector": result, "latency_ms": LATENCY_MS, "ratio_to_cpu": ratio,
+                "target": f">= {TARGETS['latency_share_of_cpu']:.0%} of the cpu scenario's records/s", "met": met}
+
+    def budget(self) -> Dict[str, Any]:
+        emulator = self.main_emulator()
+        result = self.run_read(emulator, "budget-read", BUDGET_LIMITS, BUDGET_STREAMS, BUDGET_START_DATE)
+        window = BUDGET_LIMITS["window_seconds"]
+        bound = BUDGET_LIMITS["search_rate_limit"] * SEARCH_PAGE_SIZE / window
+        share = result["records_per_second"] / bound
+        met = result["succeeded"] and share >= TARGETS["budget_share_of_bound"]
+        return {
+            "connector": result,
+            "bound_records_per_second": bound,
+            "share_of_bound": share,
+            "share_of_bound_first_to_last_record": (result["records"] / result["first_to_last_record_seconds"] / bound
+                                                    if result["first_to_last_record_seconds"] else None),
+            "records_per_search": result["records"] / result["search_requests"] if result["search_requests"] else None,
+            "windows": result["wall_seconds"] / window,
+            "allowed_search_requests_per_second": BUDGET_LIMITS["search_rate_limit"] / window,
+            "allowed_requests_per_second": BUDGET_LIMITS["rate_limit"] / window,
+            "target": f">= {TARGETS['budget_share_of_bound']:.0%} of {bound:,.0f} records/s", "met": met,
+        }
+
+    def memory(self) -> Dict[str, Any]:
+        full = self.full()
+        tenth_counts = {stream: max(1, count // 10) for stream, count in self.counts.items()}
+        print(f"starting a second emulator with a tenth of the data: {tenth_counts} ...", flush=True)
+        tenth_emulator = Emulator(tenth_counts, self.workdir / "emulator-tenth.log")
+        try:
+            tenth = self.run_read(tenth_emulator, "tenth-read", NO_LIMITS)
+        finally:
+            tenth_emulator.stop()
+        growth = full["peak_rss_mb"] / tenth["peak_rss_mb"]
+        met = (full["succeeded"] and tenth["succeeded"] and full["peak_rss_mb"] < TARGETS["memory_peak_rss_mb"]
+               and growth <= TARGETS["memory_growth_ratio"])
+        return {"full": full, "tenth": tenth, "data_ratio": full["records"] / max(tenth["records"], 1), "rss_ratio": growth,
+                "target": f"< {TARGETS['memory_peak_rss_mb']} MB, x10 data <= +{TARGETS['memory_growth_ratio'] - 1:.0%} RSS",
+                "met": met}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# report
+
+
+def machine() -> Dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:")), 0) if Path("/proc/meminfo").exists() else 0
+
+    def version(package: str) -> Optional[str]:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"nproc": os.cpu_count(), "cpu_model": model, "ram_gb": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "airbyte_cdk": version("airbyte-cdk"),
+            "connector": version("airbyte-source-kustomer"), "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg()}
+
+
+def rows(results: Dict[str, Any]) -> List[List[str]]:
+    def yes(flag: bool) -> str:
+        return "yes" if flag else "NO"
+
+    table = []
+    if "cpu" in results:
+        r = results["cpu"]
+        c, raw = r["connector"], r["raw_requests_loop"]
+        table.append(["cpu: connector, all streams", f"{c['records']:,}", f"{c['wall_seconds']:.1f}", f"{c['records_per_second']:,.0f}",
+                      f"{c['requests_per_second']:.1f}/s (no limit)", str(c["rate_limited"]), f"{c['peak_rss_mb']:.0f}",
+                      f"{r['ratio_connector_to_raw']:.2f} of raw", r["target"], yes(r["met"])])
+        table.append(["cpu: raw requests loop", f"{raw['records']:,}", f"{raw['wall_seconds']:.1f}", f"{raw['records_per_second']:,.0f}",
+                      f"{raw['requests_per_second']:.1f}/s (no limit)", "0", "-", "-", "-", "-"])
+    if "budget" in results:
+        r = results["budget"]
+        c = r["connector"]
+        table.append(["budget: 3 search streams", f"{c['records']:,}", f"{c['wall_seconds']:.1f}", f"{c['records_per_second']:,.0f}",
+                      f"search {c['search_requests_per_second']:.1f}/{r['allowed_search_requests_per_second']:.0f}, "
+                      f"all {c['requests_per_second']:.1f}/{r['allowed_requests_per_second']:.0f}",
+                      str(c["rate_limited"]), f"{c['peak_rss_mb']:.0f}", f"{r['share_of_bound']:.0%} of bound", r["target"], yes(r["met"])])
+    if "memory" in results:
+        r = results["memory"]
+        for label, c in (("memory: full data", r["full"]), ("memory: 1/10 data", r["tenth"])):
+            table.append([label, f"{c['records']:,}", f"{c['wall_seconds']:.1f}", f"{c['records_per_second']:,.0f}",
+                          f"{c['requests_per_second']:.1f}/s (no limit)", str(c["rate_limited"]), f"{c['peak_rss_mb']:.0f}",
+                          f"RSS x{r['rss_ratio']:.2f}" if label.endswith("full data") else "-",
+                          r["target"] if label.endswith("full data") else "-", yes(r["met"]) if label.endswith("full data") else "-"])
+    if "latency" in results:
+        r = results["latency"]
+        c = r["connector"]
+        table.append([f"latency: {r['latency_ms']} ms, all streams", f"{c['records']:,}", f"{c['wall_seconds']:.1f}",
+                      f"{c['records_per_second']:,.0f}", f"{c['requests_per_second']:.1f}/s (no limit)", str(c["rate_limited"]),
+                      f"{c['peak_rss_mb']:.0f}", f"{r['ratio_to_cpu']:.0%} of cpu", r["target"], yes(r["met"])])
+    return table
+
+
+def print_table(table: List[List[str]]) -> None:
+    header = ["scenario", "records", "wall s", "records/s", "requests/s vs allowed", "429s", "peak RSS MB", "ratio", "target", "met"]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
+    numeric = {1, 2, 3, 5, 6}
+    for index, row in enumerate([header, *table]):
+        print("  ".join(cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m integration_tests.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiplies the dataset (100,000 customers, 50,000 conversations, 100,000 messages); 0.1 for a quick run")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, from {', '.join(SCENARIOS)}")
+    parser.add_argument("--output", default="bench-results.json", help="where the figures are written as JSON")
+    parser.add_argument("--num-workers", type=int, default=None, help="the connector's num_workers (1-16); default: the connector's own")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds before a read is killed")
+    parser.add_argument("--cli", type=shlex.split, default=None,
+                        help="the connector command (default: the installed source-kustomer), e.g. to measure a scratch copy")
+    parser.add_argument("--keep-output", action="store_true", help="keep the reads' output files in the work directory")
+    args = parser.parse_args(argv)
+    args.cli = args.cli or [console_script()]
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown or not args.scenarios:
+        parser.error(f"--scenarios takes {', '.join(SCENARIOS)}; got {', '.join(sorted(unknown)) or 'nothing'}")
+    if args.scale <= 0:
+        parser.error("--scale must be positive")
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="kustomer-bench-"))
+    bench = Bench(args, workdir)
+    report: Dict[str, Any] = {"machine": machine(), "scale": args.scale, "counts": bench.counts,
+                              "num_workers": args.num_workers or "connector default", "targets": TARGETS, "scenarios": {}}
+    started = time.perf_counter()
+    try:
+        report["startup_seconds"] = startup_seconds(args.cli, workdir)
+        for scenario in args.scenarios:
+            print(f"scenario {scenario}", flush=True)
+            report["scenarios"][scenario] = getattr(bench, scenario)()
+    except KeyboardInterrupt:
+        print("interrupted: stopping the emulators", file=sys.stderr)
+        return 130
+    finally:
+        if bench.emulator is not None:
+            report["emulator_startup_seconds"] = bench.emulator.startup_seconds
+            report["emulator_counts"] = bench.emulator.counts
+            bench.emulator.stop()
+        stop_children()
+    report["machine"]["load_average_at_end"] = os.getloadavg()
+    report["bench_seconds"] = time.perf_counter() - started
+    output = Path(args.output)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print_table(rows(report["scenarios"]))
+    m = report["machine"]
+    print(f"\n{m['nproc']} cores ({m['cpu_model']}), {m['ram_gb']} GB, Python {m['python']}, airbyte-cdk {m['airbyte_cdk']}; "
+          f"CLI start-up {report['startup_seconds']:.1f} s; load average {m['load_average_at_start'][0]:.2f} at start, "
+          f"{m['load_average_at_end'][0]:.2f} at end")
+    print(f"figures written to {output.resolve()}")
+    if not args.keep_output:
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    else:
+        print(f"read outputs kept in {workdir}")
+    return 0 if all(result.get("met") for result in report["scenarios"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
