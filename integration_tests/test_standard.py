@@ -54,26 +54,18 @@ class TestKustomerStandardTests(SourceTestSuiteBase):
         # `spec` too (`spec --catalog ...`), which the entrypoint refuses: check the config without it.
         super().test_config_matches_spec(scenario.model_copy(update={"configured_catalog_path": None}))
 
-    @pytest.mark.skip(reason="the image is built and run against the emulator in integration_tests/test_image.py")
-    def test_docker_image_build_and_spec(self, *args, **kwargs) -> None:  # type: ignore[override]
-        pass
 
-    @pytest.mark.skip(reason="the image is built and run against the emulator in integration_tests/test_image.py")
-    def test_docker_image_spec_backward_compatibility(self, *args, **kwargs) -> None:  # type: ignore[override]
-        pass
+# The CDK's Docker variants build from metadata's base image (out of reach here); test_image.py covers the image.
+def _covered_by_test_image(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    pytest.skip("the image is built and run against the emulator in integration_tests/test_image.py")
 
-    @pytest.mark.skip(reason="the image is built and run against the emulator in integration_tests/test_image.py")
-    def test_docker_image_build_and_check(self, *args, **kwargs) -> None:  # type: ignore[override]
-        pass
 
-    @pytest.mark.skip(reason="the image is built and run against the emulator in integration_tests/test_image.py")
-    def test_docker_image_build_and_config_matches_spec(self, *args, **kwargs) -> None:  # type: ignore[override]
-        pass
-
-    @pytest.mark.skip(reason="the image is built and run against the emulator in integration_tests/test_image.py")
-    def test_docker_image_build_and_discover(self, *args, **kwargs) -> None:  # type: ignore[override]
-        pass
-
-    @pytest.mark.skip(reason="the image is built and run against the emulator in integration_tests/test_image.py")
-    def test_docker_image_build_and_read(self, *args, **kwargs) -> None:  # type: ignore[override]
-        pass
+for _name in (
+    "test_docker_image_build_and_spec",
+    "test_docker_image_spec_backward_compatibility",
+    "test_docker_image_build_and_check",
+    "test_docker_image_build_and_config_matches_spec",
+    "test_docker_image_build_and_discover",
+    "test_docker_image_build_and_read",
+):
+    setattr(TestKustomerStandardTests, _name, _covered_by_test_image)
