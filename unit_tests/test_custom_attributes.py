@@ -71,7 +71,7 @@ def test_metadata_is_read_once_per_object_type_in_discover(kustomer):
 
 def test_without_the_metadata_role_discover_succeeds_with_static_schemas_and_warns(caplog):
     with requests_mock.Mocker() as mocker:
-        kustomer = FakeKustomer(mocker)
+        FakeKustomer(mocker)
         for object_type in ("customer", "conversation", "message", "company"):
             mocker.get(f"{API_URL}/v1/metadata/{object_type}", status_code=403, json=kustomer_error(403, "Missing role org.permission.metadata.read"))
         mocker.get(f"{API_URL}/v1/klasses", status_code=403, json=kustomer_error(403, "Missing role org.permission.metadata.read"))
