@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -232,6 +233,9 @@ def read(cli: List[str], config: Dict[str, Any], catalog: Dict[str, Any], workdi
         _children.append(process)
         try:
             exit_code, usage = wait_with_rusage(process, timeout)
+        except BaseException:  # Ctrl-C, SIGTERM: the read goes with the bench
+            _stop(process)
+            raise
         finally:
             _children.remove(process)
         wall = time.perf_counter() - started
@@ -557,6 +561,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where started with SIGINT ignored (`cmd &`)
     workdir = Path(tempfile.mkdtemp(prefix="kustomer-bench-"))
     bench = Bench(args, workdir)
     report: Dict[str, Any] = {"machine": machine(), "scale": args.scale, "counts": bench.counts,
@@ -576,6 +581,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             report["emulator_counts"] = bench.emulator.counts
             bench.emulator.stop()
         stop_children()
+        if not args.keep_output:
+            shutil.rmtree(workdir, ignore_errors=True)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     report["bench_seconds"] = time.perf_counter() - started
     output = Path(args.output)
@@ -587,11 +594,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"CLI start-up {report['startup_seconds']:.1f} s; load average {m['load_average_at_start'][0]:.2f} at start, "
           f"{m['load_average_at_end'][0]:.2f} at end")
     print(f"figures written to {output.resolve()}")
-    if not args.keep_output:
-        for path in workdir.iterdir():
-            path.unlink()
-        workdir.rmdir()
-    else:
+    if args.keep_output:
         print(f"read outputs kept in {workdir}")
     return 0 if all(result.get("met") for result in report["scenarios"].values()) else 1
 
