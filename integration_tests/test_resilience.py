@@ -102,32 +102,21 @@ def _rate_counts(emulator: KustomerEmulator) -> Dict[str, int]:
 RATE_LIMITED_STREAMS = ["customers", "conversations", "tags", "users"]
 
 
-def test_small_rate_limit_windows_are_waited_out_with_few_429s(emulator, catalog, workdir):
-    emulator.configure(search_rate_limit=4, rate_limit=10, window_seconds=1, reset_header_mode="epoch")
+# KustomerAPIBudget reads x-ratelimit-reset in both forms; with the CDK's own budget the seconds form would put the
+# reset in 1970 and switch pacing off (measured: 36 of 77 requests answered 429).
+@pytest.mark.parametrize("reset_header_mode", ["epoch", "seconds"])
+def test_small_rate_limit_windows_are_waited_out_with_few_429s(emulator, catalog, workdir, reset_header_mode):
+    emulator.configure(search_rate_limit=4, rate_limit=10, window_seconds=1, reset_header_mode=reset_header_mode)
 
     started = time.monotonic()
     run = _read(workdir, _config(workdir, emulator.url, page_size=100), catalog, RATE_LIMITED_STREAMS)
     counts = _rate_counts(emulator)
-    print(f"x-ratelimit-reset as epoch seconds: {counts} in {time.monotonic() - started:.1f} s")
+    print(f"x-ratelimit-reset as {reset_header_mode}: {counts} in {time.monotonic() - started:.1f} s")
 
     _assert_every_record_arrived(run, emulator, RATE_LIMITED_STREAMS)
     assert counts["requests"] >= 5 * 4, "too little data to span several windows"
     # Paced by x-ratelimit-remaining/-reset: the few 429s are requests released together as a window opens, before
     # a response has brought the budget that window's remaining count.
-    assert counts["429"] <= counts["requests"] * 0.25, counts
-    _assert_token_never_printed(run)
-
-
-def test_small_rate_limit_windows_are_waited_out_when_the_reset_header_counts_seconds(emulator, catalog, workdir):
-    emulator.configure(search_rate_limit=4, rate_limit=10, window_seconds=1, reset_header_mode="seconds")
-
-    started = time.monotonic()
-    run = _read(workdir, _config(workdir, emulator.url, page_size=100), catalog, RATE_LIMITED_STREAMS)
-    counts = _rate_counts(emulator)
-    print(f"x-ratelimit-reset as seconds to wait: {counts} in {time.monotonic() - started:.1f} s")
-
-    _assert_every_record_arrived(run, emulator, RATE_LIMITED_STREAMS)
-    # Paced as with epoch seconds: KustomerAPIBudget reads both forms (the CDK's budget would put the reset in 1970).
     assert counts["429"] <= counts["requests"] * 0.25, counts
     _assert_token_never_printed(run)
 

@@ -365,9 +365,9 @@ class CustomAttributesSchemaLoader(SchemaLoader):
                     "each custom attribute as a typed column."
                 )
                 return
-            body = response.json()
+            body = page_body(response)
             yield body
-            if not (body.get("links") or {}).get("next"):
+            if not isinstance(body, dict) or not (body.get("links") or {}).get("next"):
                 return
             page += 1
 
@@ -384,7 +384,7 @@ class CustomAttributesExtractor(RecordExtractor):
     parameters: InitVar[Mapping[str, Any]]
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for klass, properties in properties_by_klass(response.json()):
+        for klass, properties in properties_by_klass(page_body(response)):
             for name, definition in properties.items():
                 row = snake_case_keys(dict(definition)) if isinstance(definition, dict) else {}
                 schema_type = custom_attribute_schema(name)
