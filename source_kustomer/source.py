@@ -23,6 +23,7 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_kustomer import speedups
 from source_kustomer.components import KustomerAPIBudget
 from source_kustomer.config import ConfigError, normalize_config
 
@@ -64,6 +65,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         **kwargs: Any,
     ) -> None:
+        speedups.install()
         super().__init__(
             catalog=catalog,
             config=config,

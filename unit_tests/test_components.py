@@ -9,7 +9,7 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kustomer.components import KustomerRecordFlattener, RateLimitResetBackoff, seconds_until_reset, snake_case
+from source_kustomer.components import KustomerAPIBudget, KustomerRecordFlattener, RateLimitResetBackoff, seconds_until_reset, snake_case
 from unit_tests.builders import kustomer_object
 
 NOW = 1_748_779_200.0  # 2025-06-01T12:00:00Z
@@ -170,16 +170,31 @@ def backoff(max_wait_seconds: Any = 300) -> RateLimitResetBackoff:
     return RateLimitResetBackoff(config={}, parameters={}, reset_header="x-ratelimit-reset", max_wait_seconds=max_wait_seconds)
 
 
-def test_an_epoch_reset_header_means_waiting_until_that_moment_plus_a_margin():
-    assert seconds_until_reset(str(int(NOW) + 30), now=NOW) == pytest.approx(30.5)
+def test_an_epoch_reset_header_means_waiting_until_that_moment_plus_the_margin_asked():
+    assert seconds_until_reset(str(int(NOW) + 30), now=NOW, margin=0.5) == pytest.approx(30.5)
+    assert seconds_until_reset(str(int(NOW) + 30), now=NOW) == pytest.approx(30.0)
 
 
 def test_a_small_reset_header_is_a_number_of_seconds_to_wait():
-    assert seconds_until_reset("42", now=NOW) == pytest.approx(42.5)
+    assert seconds_until_reset("42", now=NOW, margin=0.5) == pytest.approx(42.5)
 
 
 def test_an_epoch_reset_already_past_means_only_the_margin():
-    assert seconds_until_reset(str(int(NOW) - 5), now=NOW) == pytest.approx(0.5)
+    assert seconds_until_reset(str(int(NOW) - 5), now=NOW, margin=0.5) == pytest.approx(0.5)
+
+
+def test_pacing_waits_a_tenth_of_a_second_past_the_reset_and_a_429_retry_half_a_second(monkeypatch):
+    import datetime
+
+    from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
+
+    monkeypatch.setattr("source_kustomer.components.time.time", lambda: NOW)
+    budget = KustomerAPIBudget.like(HttpAPIBudget(policies=[], ratelimit_reset_header="x-ratelimit-reset"))
+    before = datetime.datetime.now()
+    paced = (budget.get_reset_ts_from_response(response(200, str(int(NOW) + 30))) - before).total_seconds()
+
+    assert 30.1 <= paced < 30.3
+    assert backoff().backoff_time(response(429, str(int(NOW) + 30)), attempt_count=1) == pytest.approx(30.5)
 
 
 @pytest.mark.parametrize("header", [None, "", "soon", "NaN-ish"])
