@@ -1637,6 +1637,14 @@ PARALLEL_MIN_RECORDS = 40_000  # below this, fork overhead is not worth it
 _WORKER_GEN: "DataGenerator | None" = None
 
 
+def _default_signals() -> None:
+    """Pool workers die on SIGTERM and SIGINT whatever handlers the process that forked them had installed."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _chunk_worker(task: tuple[str, int, int]) -> list[tuple]:
     stream, lo, hi = task
     recs = getattr(_WORKER_GEN, "_body_" + stream)(lo, hi)
@@ -1660,8 +1668,12 @@ def _run_chunks(gen: "DataGenerator", tasks: list[tuple[str, int, int]], workers
             global _WORKER_GEN
             _WORKER_GEN = gen
             try:
-                with ctx.Pool(min(workers, len(tasks))) as pool:
+                with ctx.Pool(min(workers, len(tasks)), initializer=_default_signals) as pool:
                     raw = pool.map(_chunk_worker, tasks, chunksize=1)
+                    # Let the workers finish on their own: the pool's exit would SIGTERM them, and a worker that
+                    # inherited a handler (the emulator's CLI catches SIGTERM) would never die: a hang at start-up.
+                    pool.close()
+                    pool.join()
                 return [[Record(*t) for t in part] for part in raw]
             except OSError:
                 pass  # fall back to a serial run
