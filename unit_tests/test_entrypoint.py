@@ -2,6 +2,7 @@
 manifest, and says which file is wrong when one cannot be read."""
 
 import json
+import platform
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -10,7 +11,10 @@ import pytest
 from airbyte_cdk.models import AirbyteStateMessageSerializer, ConfiguredAirbyteCatalogSerializer, SyncMode
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from source_kustomer import run as run_module
+from source_kustomer.config import normalize_config
 from source_kustomer.run import run
+from source_kustomer.source import SourceKustomer
 from unit_tests.builders import TOKEN, ConfigBuilder, FakeKustomer, catalog, kustomer_object
 
 EU_API_URL = "https://api.prod2.kustomerapp.com"
@@ -207,3 +211,21 @@ def test_an_empty_state_file_means_a_first_sync(cli, kustomer, empty):
 
     assert errors(messages) == []
     assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == "2025-01-01T00:00:00.000Z"
+
+
+def test_the_record_queue_holds_half_a_page_instead_of_the_cdks_ten_thousand_records():
+    source = SourceKustomer(config=normalize_config(ConfigBuilder().build()))
+
+    assert source._concurrent_source._queue.maxsize == 250
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are a glibc setting")
+def test_malloc_arenas_are_limited_before_the_workers_start(cli, kustomer, monkeypatch):
+    calls = []
+    real = run_module.limit_malloc_arenas
+    monkeypatch.setattr(run_module, "limit_malloc_arenas", lambda: calls.append(1) or real())
+
+    cli.run("spec")
+
+    assert calls == [1]
+    assert real() is True  # glibc took M_ARENA_MAX
