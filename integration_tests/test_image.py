@@ -43,7 +43,7 @@ COUNTS = {
     "slas": 6,
     "klasses": 3,
 }
-# A year back: about twelve 30-day search windows per search stream, so the read stays inside one minute's search
+# A year back: four 90-day search windows per search stream, so the read stays inside one minute's search
 # budget (100 requests) and the test measures the image, not the rate limiter.
 START_DATE = (datetime.now(timezone.utc) - timedelta(days=330)).strftime("%Y-%m-%dT00:00:00Z")
 # What the custom_attributes stream reads: GET /v1/metadata/<object>, and the klasses for kobjects.

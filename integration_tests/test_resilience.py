@@ -26,7 +26,7 @@ from integration_tests.emulator import KustomerEmulator
 pytestmark = pytest.mark.e2e
 
 TOKEN = "sk-resilience-4f9c2e7a1b"
-START_DATE = "2026-01-01T00:00:00Z"  # about ten 30-day search windows of the emulator's data
+START_DATE = "2026-01-01T00:00:00Z"  # about four 90-day search windows of the emulator's data
 SEARCH_PATH = "^/v1/customers/search"
 SLOW = os.environ.get("KUSTOMER_SLOW_TESTS") == "1"
 # The emulator's defaults for these tests: no rate limits, and one-second windows so that every 429 (even an
@@ -322,7 +322,7 @@ def test_read_fails_within_a_minute_with_an_error_trace_saying_why(workdir, cata
 def _read_until_checkpoint(command: List[str], workdir: Path, stream: str, start: str, timeout: float = 60) -> Dict[str, Any]:
     """Starts a read and kills it at the first STATE of `stream` past `start`: that state, and the records before it.
 
-    STATE messages that still hold the start date (30-day windows finish out of order) are read past: resuming from
+    STATE messages that still hold the start date (windows finish out of order) are read past: resuming from
     them would prove nothing.
     """
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
