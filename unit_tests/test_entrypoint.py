@@ -220,12 +220,12 @@ def test_the_record_queue_holds_half_a_page_instead_of_the_cdks_ten_thousand_rec
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are a glibc setting")
-def test_malloc_arenas_are_limited_before_the_workers_start(cli, kustomer, monkeypatch):
+def test_malloc_is_tuned_before_the_workers_start(cli, kustomer, monkeypatch):
     calls = []
-    real = run_module.limit_malloc_arenas
-    monkeypatch.setattr(run_module, "limit_malloc_arenas", lambda: calls.append(1) or real())
+    real = run_module.tune_malloc
+    monkeypatch.setattr(run_module, "tune_malloc", lambda: calls.append(1) or real())
 
     cli.run("spec")
 
     assert calls == [1]
-    assert real() is True  # glibc took M_ARENA_MAX
+    assert real() is True  # glibc took M_ARENA_MAX, M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
