@@ -5,7 +5,7 @@ Every record of an incremental stream goes through `ConcurrentCursor.observe` tw
 
 - parses the record's `updated_at` with `DatetimeParser.parse`, that is `datetime.strptime`, pure Python: ~12 us;
 - looks the record's slice up in a dict, and `StreamSlice.__hash__` serialises the slice to JSON and hashes it with
-  SHA-256 on every lookup, twice per call.
+  SHA-256 on every lookup, up to twice per call.
 
 Profiled over a full read (py-spy, GIL samples) that is 29% of the connector's CPU. `install()` gives
 `DatetimeParser.parse` an exact fast path for the ISO 8601 UTC forms Kustomer uses (`datetime.fromisoformat` on a
@@ -55,10 +55,6 @@ def cached_hash(self: StreamSlice) -> int:
     if cached is None:
         cached = self.__dict__[_HASH_KEY] = ORIGINAL_HASH(self)
     return int(cached)
-
-
-fast_parse.__kustomer_speedup__ = True  # type: ignore[attr-defined]
-cached_hash.__kustomer_speedup__ = True  # type: ignore[attr-defined]
 
 
 def installed() -> bool:
