@@ -18,8 +18,8 @@ come from the kernel's rusage of that process (`os.wait4`).
 - latency  100 ms per request, no limits: the full read's throughput against the cpu scenario's.
 
 Records are counted once per id (a search-cap restart delivers the records sharing its updated_at again), so
-every records/s figure is of distinct records. Prints a table and writes the figures as JSON (`--output`). The emulator processes are stopped on exit, Ctrl-C
-and SIGTERM.
+every records/s figure is of distinct records. Prints a table and writes the figures as JSON (`--output`). The
+emulator processes are stopped on exit, Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
