@@ -318,6 +318,13 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
     if sink:
         tune_gc()  # the connector's garbage-collector settings: with Python's defaults this loop runs at half speed
     seen: set = set()
+
+    def write(page_records: List[Dict[str, Any]]) -> None:
+        if sink:
+            for record in page_records:
+                flattener.transform(record)
+                sink.write(orjson.dumps(record) + b"\n")
+
     session = requests.Session()
     session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
     start = datetime.strptime(start_date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
@@ -336,11 +343,8 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
                 response.raise_for_status()
                 document = orjson.loads(response.content) if sink else response.json()
                 last_updated_at = document["data"][-1]["attributes"]["updatedAt"] if document["data"] else None
-                for record in document["data"]:
-                    seen.add((context, record["id"]))
-                    if sink:
-                        flattener.transform(record)
-                        sink.write(orjson.dumps(record) + b"\n")
+                seen.update((context, record["id"]) for record in document["data"])
+                write(document["data"])
                 pages += 1
                 if not document["links"].get("next"):
                     break
@@ -357,10 +361,7 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
             records += len(document["data"])
             if stream == "klasses":  # the custom_attributes stream's kobject rows come from the klasses' metadata
                 records += sum(len(((k.get("attributes") or {}).get("metadata") or {}).get("properties") or {}) for k in document["data"])
-            if sink:
-                for record in document["data"]:
-                    flattener.transform(record)
-                    sink.write(orjson.dumps(record) + b"\n")
+            write(document["data"])
             pages += 1
             if not document["links"].get("next"):
                 break

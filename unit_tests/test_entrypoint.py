@@ -220,7 +220,7 @@ def test_the_record_queue_holds_half_a_page_instead_of_the_cdks_ten_thousand_rec
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are a glibc setting")
-def test_malloc_is_tuned_before_the_workers_start(cli, kustomer, monkeypatch):
+def test_the_cli_tunes_malloc_before_it_runs_a_command(cli, kustomer, monkeypatch):
     calls = []
     real = run_module.tune_malloc
     monkeypatch.setattr(run_module, "tune_malloc", lambda: calls.append(1) or real())
