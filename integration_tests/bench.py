@@ -156,7 +156,7 @@ class Emulator:
                 if stream in self.counts:
                     totals[stream] = self.counts[stream]  # list streams: start_date precedes every record
                 continue
-            body = {"queryContext": context, "and": [{f"{context}_updated_at": {"gte": start_date}}]}
+            body = {"queryContext": context, "and": [{f"{context}_updated_at": {"gte": start_date}}], "includeDeleted": True}
             response = self.session.post(self.url + SEARCH_PATH, params={"pageSize": 1}, json=body,
                                          headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
             response.raise_for_status()
@@ -338,7 +338,7 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
             gte, page = _kustomer_time(lower), 1
             while True:
                 body = {"queryContext": context, "and": [{field_name: {"gte": gte}}, {field_name: {"lte": _kustomer_time(upper)}}],
-                        "sort": [{field_name: "asc"}]}
+                        "sort": [{field_name: "asc"}], "includeDeleted": True}
                 response = session.post(url + SEARCH_PATH, params={"page": page, "pageSize": SEARCH_PAGE_SIZE}, json=body, timeout=60)
                 response.raise_for_status()
                 document = orjson.loads(response.content) if sink else response.json()

@@ -22,7 +22,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.streams.call_rate import FixedWindowCallRatePolicy, HttpAPIBudget
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCCESS_RESOLUTION, ErrorResolution
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCCESS_RESOLUTION, ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -91,6 +91,9 @@ class KustomerRecordFlattener(RecordTransformation):
     """
 
     parameters: InitVar[Mapping[str, Any]] = field(default=None)  # type: ignore[assignment]
+    # Search-backed streams say "deleted" the Airbyte way: `_ab_cdc_deleted_at` is the deletion time (for a soft
+    # delete, the record's updated_at) or null, and destinations drop such rows in Append + Deduped mode.
+    deletions: bool = False
 
     def transform(
         self,
@@ -110,10 +113,13 @@ class KustomerRecordFlattener(RecordTransformation):
         flat["type"] = record.get("type")
         if "links" in record:
             flat["links"] = snake_case_keys(record["links"])
+        if self.deletions:
+            flat[DELETED_AT] = flat.get("updated_at") if flat.get("deleted") is True else None
         record.clear()
         record.update(flat)
 
 
+DELETED_AT = "_ab_cdc_deleted_at"
 _UNPARSED = object()
 
 
@@ -183,7 +189,32 @@ class KustomerErrorHandler(DefaultErrorHandler):
             body = page_body(response_or_exception)
             if isinstance(body, dict) and body:
                 return SUCCESS_RESOLUTION
-        return super().interpret_response(response_or_exception)
+        resolution = super().interpret_response(response_or_exception)
+        if resolution.response_action == ResponseAction.IGNORE and isinstance(response_or_exception, requests.Response):
+            refused_archive_as_last_page(response_or_exception)
+        return resolution
+
+
+ARCHIVE_REFUSAL = "_kustomer_archive_refusal"
+
+
+def refused_archive_as_last_page(response: requests.Response) -> None:
+    """An archive search the error handler let through (IGNORE) reads as an empty last page, its refusal kept.
+
+    The retriever ends a window's pagination on any response that is not OK, so a refused archive search would also
+    drop the window's search phase: as an empty 200 page, the pagination strategy moves on to search (and says, once
+    per stream, what was refused: `ARCHIVE_REFUSAL` holds the status and Kustomer's reason).
+    """
+    request = response.request
+    if request is None or "/archive/search" not in (request.url or "") or response.status_code == 200:
+        return
+    body = page_body(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    reason = first.get("detail") or first.get("message") or first.get("title") or "no reason given"
+    setattr(response, ARCHIVE_REFUSAL, (response.status_code, str(reason)))
+    response.status_code = 200
+    response._kustomer_body = {"data": [], "links": {"next": None}}  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_kustomer import speedups
 from source_kustomer.components import KustomerAPIBudget
 from source_kustomer.config import ConfigError, normalize_config
+from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
 # The CDK's words when a search window restarted at the last updated_at read and got the very same window back.
@@ -68,7 +69,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         speedups.install()
         super().__init__(
             catalog=catalog,
-            config=config,
+            config=with_sync_context(config, state),
             state=state,
             source_config=load_manifest(),
             **kwargs,

@@ -135,3 +135,11 @@ def test_a_tie_block_larger_than_the_search_cap_fails_the_stream_saying_why(kust
     stream_errors = [e.trace.error for e in output.errors if e.trace.error.stream_descriptor]
     assert stream_errors and stream_errors[0].stream_descriptor.name == "customers"
     assert "more than 10,000 records share one updated_at" in stream_errors[0].message
+
+
+def test_every_search_asks_for_soft_deleted_objects_too(kustomer):
+    kustomer.add("conversations", [kustomer_object("conversation", "a1", _ts(BASE))])
+
+    read_source(ConfigBuilder().build(), catalog("conversations"))
+
+    assert kustomer.search_requests and all(r["body"].get("includeDeleted") is True for r in kustomer.search_requests)

@@ -5,6 +5,6 @@
         ...  # emu.url, emu.records("customers"), emu.stats()
 """
 
-from .server import DEFAULT_TOKEN, KustomerEmulator
+from .server import DEFAULT_TOKEN, NO_AUDIT_TOKEN, KustomerEmulator
 
-__all__ = ["KustomerEmulator", "DEFAULT_TOKEN"]
+__all__ = ["KustomerEmulator", "DEFAULT_TOKEN", "NO_AUDIT_TOKEN"]

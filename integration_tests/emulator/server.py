@@ -26,6 +26,7 @@ DEFAULT_TOKEN = "kustomer-emulator-token"
 WRONG_REGION_TOKEN = "wrong-region-token"
 NO_ROLES_TOKEN = "no-roles-token"
 NO_METADATA_TOKEN = "no-metadata-token"
+NO_AUDIT_TOKEN = "no-audit-token"
 
 LIST_MAX_PAGE_SIZE = {
     "users": 500,
@@ -41,6 +42,11 @@ LIST_MAX_PAGE_SIZE = {
 DEFAULT_PAGE_SIZE = 100
 SEARCH_MAX_PAGE_SIZE = 500
 SEARCH_PATH = "/v1/customers/search"
+ARCHIVE_PATH = "/v1/customers/archive/search"
+AUDIT_MAX_COUNT = 1000
+# Search matches objects updated within the last two years; archive search the older ones (not notes).
+DEFAULT_SEARCH_HORIZON_DAYS = 730
+ARCHIVE_CONTEXTS = ("customer", "conversation", "message", "company", "kobject")
 MAX_BODY_BYTES = 100 * 1024  # the real API answers 413 over 100 kB
 
 # queryContext -> stream (kobject_<klass> is resolved dynamically)
@@ -55,7 +61,7 @@ SEARCH_CONTEXTS = {
 SEARCH_OPS = ("gt", "gte", "lt", "lte", "equals")
 
 # read role needed per top-level resource (for the 403 of no-roles-token)
-ROLE_RESOURCE = {**D.OBJECT_TYPE, "metadata": "metadata"}
+ROLE_RESOURCE = {**D.OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_logs"}
 ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.permission.search.read"})
 
 RATE_LIMIT_BODY = D.dumps({"errors": [{
@@ -120,6 +126,18 @@ class Store:
             self.upd[("kobjects", k)] = _UpdIndex(
                 [(r.updated, r.id) for r in self.records["kobjects"].values() if r.klass == k])
         self.new_seq = {s: len(self.records[s]) for s in D.STREAMS}
+        # soft-deleted objects (attributes.deleted true): search leaves them out unless includeDeleted
+        self.deleted: dict[str, set[str]] = {
+            s: {r.id for r in self.records[s].values() if b'"deleted":true' in r.body and r.obj()["attributes"].get("deleted") is True}
+            for s in D.STREAMS}
+        # the audit log, oldest first: a few create/update events of the search-backed objects, then one event per
+        # upsert and per hard delete
+        self.audit: list[dict] = []
+        for stream in ("customers", "conversations", "messages", "companies"):
+            for n, id_ in enumerate(self.by_id[stream][:40]):
+                r = self.records[stream][id_]
+                self._audit_event(stream, id_, "create" if n % 2 else "update", r.updated)
+        self.audit.sort(key=lambda e: e["attributes"]["createdAt"])
         self._search_cache: dict[Any, list[D.Record]] = {}
         # metadata documents (the same definitions that generated the custom attributes)
         self.metadata: dict[str, bytes] = {
@@ -127,6 +145,63 @@ class Store:
         }
         for k in self.klass_names:
             self.metadata["kobject." + k] = D.dumps(D.metadata_document("kobject." + k, gen.klass_specs(k)))
+
+    def _audit_event(self, stream: str, id_: str, verb: str, at: str) -> None:
+        object_type = D.OBJECT_TYPE[stream]
+        seq = len(self.audit)
+        self.audit.append({"type": "audit_log", "id": "%024x" % (0xa0d170000000 + seq), "attributes": {
+            "eventName": f"kustomer.{object_type}.{verb}", "eventVerb": verb, "objectType": object_type,
+            "objectId": id_, "userId": None, "createdAt": at, "changes": {}}})
+
+    def hard_delete(self, stream: str, ids: list) -> list[str]:
+        """Deletes objects for good (gone from every search) and records each deletion in the audit log."""
+        if stream not in D.STREAMS:
+            raise ApiError(404, f"Unknown stream {stream!r}")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ApiError(400, 'Body must be {"ids": ["...", ...]}')
+        gone = []
+        with self.lock:
+            for id_ in ids:
+                rec = self.records[stream].pop(id_, None)
+                if rec is None:
+                    continue
+                self.upd[stream].remove(rec.updated, id_)
+                if rec.klass:
+                    self.upd[("kobjects", rec.klass)].remove(rec.updated, id_)
+                self.by_id[stream].remove(id_)
+                self.deleted[stream].discard(id_)
+                self._audit_event(stream, id_, "delete", D.now_iso())
+                gone.append(id_)
+            self.version += 1
+            self._search_cache.clear()
+        return gone
+
+    def audit_page(self, query: dict) -> bytes:
+        count = min(_int_param(query, "count", 100), AUDIT_MAX_COUNT)
+        object_type = query.get("filter[objectType]")
+        try:
+            start = D.normalize_iso(query["filter[start]"]) if query.get("filter[start]") else None
+            end = D.normalize_iso(query["filter[end]"]) if query.get("filter[end]") else None
+        except ValueError:
+            raise ApiError(400, "filter[start] and filter[end] must be ISO-8601 date-times") from None
+        after = query.get("after")
+        with self.lock:
+            events = [e for e in reversed(self.audit)  # newest first
+                      if (not object_type or e["attributes"]["objectType"] == object_type)
+                      and (start is None or e["attributes"]["createdAt"] >= start)
+                      and (end is None or e["attributes"]["createdAt"] <= end)]
+        if after:
+            ids = [e["id"] for e in events]
+            if after not in ids:
+                raise ApiError(400, f"Unknown audit log id in 'after': {after!r}")
+            events = events[ids.index(after) + 1:]
+        page, rest = events[:count], events[count:]
+        next_link = None
+        if rest:
+            params = {k: v for k, v in query.items() if k != "after"}
+            params.update(count=str(count), after=page[-1]["id"])
+            next_link = "/v1/audit-logs?" + "&".join(f"{k}={v}" for k, v in params.items())
+        return D.dumps({"data": page, "links": {"self": "/v1/audit-logs", "next": next_link}})
 
     def index_for(self, stream: str, klass: str | None) -> _UpdIndex:
         return self.upd[(stream, klass)] if klass else self.upd[stream]
@@ -193,6 +268,12 @@ class Store:
                 else:
                     bisect.insort(self.by_id[stream], id_)
                 self.records[stream][id_] = rec
+                if a.get("deleted") is True:
+                    self.deleted[stream].add(id_)
+                else:
+                    self.deleted[stream].discard(id_)
+                if stream in D.OBJECT_TYPE:
+                    self._audit_event(stream, id_, "update" if existing is not None else "create", D.now_iso())
                 self.upd[stream].add(rec.updated, id_)
                 if klass:
                     self.upd[("kobjects", klass)].add(rec.updated, id_)
@@ -204,20 +285,23 @@ class Store:
     # -- search -----------------------------------------------------------------------------------------
 
     def search_page(self, stream: str, klass: str | None, terms: list, or_terms: list,
-                    sort: list[tuple[str, str]], start: int, size: int) -> tuple[int, list[bytes]]:
+                    sort: list[tuple[str, str]], start: int, size: int, include_deleted: bool = False
+                    ) -> tuple[int, list[bytes]]:
         """(total, bodies of records [start, start+size)) for a parsed search."""
         with self.lock:
-            fast = (not or_terms and all(isinstance(t, tuple) and t[0] == "updated" for t in terms)
+            hidden = set() if include_deleted else self.deleted[stream]
+            fast = (not hidden and not or_terms and all(isinstance(t, tuple) and t[0] == "updated" for t in terms)
                     and len(sort) == 1 and sort[0][0] == "updated")
             if fast:
                 return self._fast_page(stream, klass, terms, sort[0][1], start, size)
-            key = (stream, klass, repr(terms), repr(or_terms), tuple(sort), self.version)
+            key = (stream, klass, repr(terms), repr(or_terms), tuple(sort), bool(hidden), self.version)
             hits = self._search_cache.get(key)
             if hits is None:
                 recs = self.records[stream].values()
                 if klass:
                     recs = [r for r in recs if r.klass == klass]
-                hits = [r for r in recs if _match_all(r, terms) and (not or_terms or _match_any(r, or_terms))]
+                hits = [r for r in recs if r.id not in hidden and _match_all(r, terms)
+                        and (not or_terms or _match_any(r, or_terms))]
                 hits.sort(key=lambda r: r.id)
                 for field, direction in reversed(sort):
                     hits.sort(key=lambda r, f=field: getattr(r, f), reverse=direction == "desc")
@@ -432,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _v1(self, method: str, path: str, query: dict, body: bytes) -> None:
         emu = self.server.emu
-        is_search = method == "POST" and path == SEARCH_PATH
+        is_search = method == "POST" and path in (SEARCH_PATH, ARCHIVE_PATH)
         emu._count_request(_endpoint_key(method, path, body if is_search else None))
 
         fault = emu._take_fault(method, self.path)
@@ -563,6 +647,7 @@ class KustomerEmulator:
     def __init__(self, seed: Any = 42, counts: dict[str, int] | None = None, tie_block: int = 3000,
                  search_cap: int = 10_000, rate_limit: int | None = None, search_rate_limit: int | None = None,
                  window_seconds: float = 60.0, latency_ms: float = 0, reset_header_mode: str = "epoch",
+                 search_horizon_days: float = DEFAULT_SEARCH_HORIZON_DAYS,
                  token: str = DEFAULT_TOKEN, port: int = 0, workers: int | None = None) -> None:
         self.seed = seed
         self.token = token
@@ -573,6 +658,7 @@ class KustomerEmulator:
         self._configure({
             "rate_limit": rate_limit, "search_rate_limit": search_rate_limit, "window_seconds": window_seconds,
             "latency_ms": latency_ms, "reset_header_mode": reset_header_mode, "search_cap": search_cap,
+            "search_horizon_days": search_horizon_days,
         })
         t0 = time.perf_counter()
         gen, recs = D.generate(seed, counts, tie_block, workers)
@@ -651,6 +737,14 @@ class KustomerEmulator:
         """Same as POST /_emulator/records/<stream>: returns the stored objects."""
         return [obj for obj, _rec in self.store.upsert(stream, records)]
 
+    def hard_delete(self, stream: str, ids: list[str]) -> list[str]:
+        """Same as POST /_emulator/delete/<stream>: deletes for good, with an audit-log event each; returns the ids."""
+        return self.store.hard_delete(stream, ids)
+
+    def search_horizon(self) -> str:
+        """The oldest updatedAt that search still matches (archive search serves what is older)."""
+        return D.iso_ms(int((time.time() - float(self.config["search_horizon_days"]) * 86400) * 1000))
+
     def metadata(self, resource: str) -> dict:
         return json.loads(self.store.metadata[resource])
 
@@ -662,7 +756,7 @@ class KustomerEmulator:
 
     def _configure(self, changes: dict) -> dict:
         allowed = {"rate_limit", "search_rate_limit", "window_seconds", "latency_ms", "reset_header_mode",
-                   "search_cap"}
+                   "search_cap", "search_horizon_days"}
         unknown = set(changes) - allowed
         if unknown:
             raise ApiError(400, f"Unknown config keys: {', '.join(sorted(unknown))}")
@@ -678,6 +772,9 @@ class KustomerEmulator:
             elif k == "reset_header_mode":
                 if v not in ("epoch", "seconds"):
                     raise ApiError(400, "reset_header_mode must be 'epoch' or 'seconds'")
+            elif k == "search_horizon_days":
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                    raise ApiError(400, "search_horizon_days must be a positive number")
             elif k == "search_cap":
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     raise ApiError(400, "search_cap must be a positive integer")
@@ -825,6 +922,10 @@ class KustomerEmulator:
                                  "tie_updated_at": D.TIE_UPDATED_AT, "token": self.token,
                                  "klasses": self.store.klass_names,
                                  "generation_seconds": round(self.generation_seconds, 3)})
+        m = re.match(r"^/_emulator/delete/([a-z_]+)$", path)
+        if m and method == "POST":
+            spec = parse()
+            return 200, D.dumps({"deleted": self.store.hard_delete(m.group(1), (spec or {}).get("ids"))})
         m = re.match(r"^/_emulator/records/([a-z_]+)$", path)
         if m and method == "POST":
             spec = parse()
@@ -853,6 +954,10 @@ class KustomerEmulator:
             if resource in ("metadata", "klass"):
                 raise ApiError(403, f"Missing required role org.permission.{resource}.read")
             return token
+        if token == NO_AUDIT_TOKEN:
+            if resource == "audit_logs":
+                raise ApiError(403, f"Missing required role org.permission.{resource}.read")
+            return token
         if token is None or token != self.token:
             raise ApiError(401, "Invalid or missing API token")
         return token
@@ -860,7 +965,7 @@ class KustomerEmulator:
     def _handle_v1(self, method: str, path: str, query: dict, body: bytes, auth: str | None
                    ) -> tuple[int, bytes, list[tuple[str, str]]]:
         parts = path.split("/")[2:]  # after "", "v1"
-        is_search = method == "POST" and path == SEARCH_PATH
+        is_search = method == "POST" and path in (SEARCH_PATH, ARCHIVE_PATH)
         resource = "search" if is_search else ROLE_RESOURCE.get(parts[0] if parts else "", parts[0] if parts else "")
         try:
             token = self._auth(auth, method, path, resource)
@@ -880,10 +985,12 @@ class KustomerEmulator:
 
     def _route(self, method: str, path: str, parts: list[str], query: dict, body: bytes, token: str) -> bytes:
         store = self.store
-        if method == "POST" and path == SEARCH_PATH:
-            return self._search(query, body)
+        if method == "POST" and path in (SEARCH_PATH, ARCHIVE_PATH):
+            return self._search(query, body, archive=path == ARCHIVE_PATH)
         if method != "GET":
             raise ApiError(404, f"Cannot {method} {path}")
+        if parts == ["audit-logs"]:
+            return store.audit_page(query)
         if parts == ["auth", "tokens", "current"]:
             return self._token_doc(token)
         if len(parts) == 2 and parts[0] == "metadata":
@@ -919,6 +1026,8 @@ class KustomerEmulator:
             roles: list[str] = []
         elif token == NO_METADATA_TOKEN:
             roles = [r for r in ALL_ROLES if r not in ("org.permission.metadata.read", "org.permission.klass.read")]
+        elif token == NO_AUDIT_TOKEN:
+            roles = [r for r in ALL_ROLES if r != "org.permission.audit_logs.read"]
         else:
             roles = ALL_ROLES
         return D.dumps({"data": {
@@ -933,7 +1042,7 @@ class KustomerEmulator:
             "relationships": {"org": D.ORG_REL},
         }})
 
-    def _search(self, query: dict, body: bytes) -> bytes:
+    def _search(self, query: dict, body: bytes, archive: bool = False) -> bytes:
         page = _int_param(query, "page", 1)
         size = min(_int_param(query, "pageSize", DEFAULT_PAGE_SIZE), SEARCH_MAX_PAGE_SIZE)
         try:
@@ -953,6 +1062,11 @@ class KustomerEmulator:
             prefixes = [ctx, "kobject"]
         else:
             raise ApiError(400, f"Unknown queryContext: {ctx!r}")
+        if archive and prefixes[-1] not in ARCHIVE_CONTEXTS:
+            raise ApiError(400, f"queryContext {ctx!r} is not supported by archive search")
+        include_deleted = q.get("includeDeleted", False)
+        if not isinstance(include_deleted, bool):
+            raise ApiError(400, "'includeDeleted' must be a boolean")
         fields = {}
         for p in prefixes:
             fields[p + "_updated_at"] = "updated"
@@ -989,6 +1103,8 @@ class KustomerEmulator:
             return terms
 
         terms = parse_terms(q.get("and"), "and")
+        # the two-year horizon: search matches the recent objects, archive search the older ones
+        terms.append(("updated", "lt" if archive else "gte", self.search_horizon()))
         or_terms = parse_terms(q.get("or"), "or")
         raw_sort = q.get("sort")
         sort: list[tuple[str, str]] = []
@@ -1015,6 +1131,6 @@ class KustomerEmulator:
             raise ApiError(400, f"Search results are limited to {cap} records. Narrow your query.")
         # a page never reaches past the cap
         size_here = min(size, cap - start)
-        total, bodies = self.store.search_page(stream, klass, terms, or_terms, sort, start, size_here)
-        return _envelope(SEARCH_PATH, page, size, total, bodies)
+        total, bodies = self.store.search_page(stream, klass, terms, or_terms, sort, start, size_here, include_deleted)
+        return _envelope(ARCHIVE_PATH if archive else SEARCH_PATH, page, size, total, bodies)
 

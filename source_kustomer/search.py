@@ -1,0 +1,285 @@
+"""The search-backed streams' own components: history older than two years, and hard deletes.
+
+Kustomer's search only matches objects updated in the last two years; older ones are served by archive search
+(`POST /v1/customers/archive/search`, same body, envelope and 100-page limit). A search window is therefore read in
+up to two phases, archive search first, then search, both in ascending `updated_at`, so the search-cap restart (which
+continues from the last `updated_at` read) stays correct across them:
+
+- the manifest's requester picks the first phase of a window from its start (`ARCHIVE_BEFORE_DAYS`);
+- `SearchPagination` pages through a phase and moves from archive search to search when the window reaches into the
+  last two years (`SEARCH_FROM_DAYS`).
+
+Hard-deleted objects (customers, companies, ...) vanish from both searches; Kustomer records their deletion in the
+audit log. `SearchRecordExtractor` turns the delete events since the stream's saved state into tombstone records of
+the stream itself, after the last page of the sync's last window.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from dataclasses import InitVar, dataclass
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+import requests
+
+from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
+from airbyte_cdk.sources.types import Config, Record, StreamSlice
+
+from source_kustomer.components import ARCHIVE_REFUSAL, KustomerDataExtractor, page_body
+
+LOGGER = logging.getLogger("airbyte")
+
+ARCHIVE_PATH = "/archive/search"
+# Kustomer's horizon is "two years" (730 or 731 days, by its clock): a window starting less than 729 days ago holds
+# nothing archive search could serve; one ending more than 732 days ago nothing search could. Inside that margin
+# both are read, and the primary key dedupes the overlap.
+ARCHIVE_BEFORE_DAYS = 729  # the manifest's requester uses the same figure (day_delta(-729))
+SEARCH_FROM_DAYS = 732
+
+# What the source adds to the config for its components (see `with_sync_context`).
+SYNC_STARTED_AT = "_kustomer_sync_started_at"
+SYNC_STATES = "_kustomer_sync_states"
+SYNC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+AUDIT_PAGE_SIZE = 1000  # the audit log's maximum `count`
+# Kustomer's reference names `eventVerb` but not its values: these are read as a deletion of the object.
+DELETE_VERBS = frozenset({"delete", "deleted", "destroy", "destroyed"})
+AUDIT_ROLE = "org.permission.audit_logs.read"
+
+
+def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[AirbyteStateMessage]]) -> Optional[Dict[str, Any]]:
+    """The config plus what this sync's components need to know and the manifest cannot tell them.
+
+    - `SYNC_STARTED_AT`: the end of the sync's range (the cursor's `end_datetime`), so the extractor knows the last
+      window;
+    - `SYNC_STATES`: each stream's saved cursor value: the audit log is read from there (a stream without state has
+      nothing in the destination to delete).
+    """
+    if config is None:
+        return None
+    context = dict(config)
+    context[SYNC_STARTED_AT] = datetime.datetime.now(datetime.timezone.utc).strftime(SYNC_TIME_FORMAT)
+    context[SYNC_STATES] = saved_cursor_values(state or [])
+    return context
+
+
+def saved_cursor_values(state: List[AirbyteStateMessage]) -> Dict[str, str]:
+    """{stream name: the updated_at the stream resumes from}, for per-stream states that hold one."""
+    values: Dict[str, str] = {}
+    for message in state:
+        if getattr(message, "type", None) != AirbyteStateType.STREAM or message.stream is None:
+            continue
+        blob = message.stream.stream_state
+        stream_state = dict(blob.__dict__) if blob is not None and hasattr(blob, "__dict__") else dict(blob or {})
+        value = stream_state.get("updated_at")
+        slices = stream_state.get("slices")
+        if not value and isinstance(slices, list) and slices and isinstance(slices[0], dict):
+            value = slices[0].get("most_recent_cursor_value") or slices[0].get("end")
+        if isinstance(value, str) and value:
+            values[message.stream.stream_descriptor.name] = value
+    return values
+
+
+def parse_time(value: Any) -> Optional[datetime.datetime]:
+    """An ISO 8601 UTC time as Kustomer and the cursor write it (with or without milliseconds); None otherwise."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def is_archive(response: requests.Response) -> bool:
+    return ARCHIVE_PATH in urlsplit(response.request.url or "").path if response.request is not None else False
+
+
+class _Once:
+    """Keys already warned about in this process: one warning per stream, however many windows hit the cause."""
+
+    def __init__(self) -> None:
+        self._seen: Set[str] = set()
+        self._lock = threading.Lock()
+
+    def first(self, key: str) -> bool:
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            return True
+
+
+WARNED = _Once()
+
+
+@dataclass
+class SearchPagination(PaginationStrategy):
+    """Kustomer's page numbers over the two phases of a search window: archive search, then search.
+
+    `CursorPagination` pages through one endpoint; here the page after archive search's last one is search's first,
+    when the window reaches into the last two years. An archive answer other than 200 (Kustomer refuses a context
+    it does not archive, notes for instance) is let through by the error handler: the stream goes on with search and
+    one warning says what it cannot reach. The token is `{"page": n, "archive": bool}`; the requester reads both.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    page_size: Union[int, str] = 500
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._parameters = dict(parameters or {})
+        self._page_size = int(InterpolatedString.create(str(self.page_size), parameters=self._parameters).eval(self.config))
+
+    @property
+    def initial_token(self) -> Optional[Any]:
+        return None
+
+    def get_page_size(self) -> Optional[int]:
+        return self._page_size
+
+    def next_page_token(
+        self,
+        response: requests.Response,
+        last_page_size: int,
+        last_record: Optional[Record],
+        last_page_token_value: Optional[Any],
+        page_size_override: Optional[int] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> Optional[Any]:
+        archive = is_archive(response)
+        page = last_page_token_value.get("page", 1) if isinstance(last_page_token_value, dict) else 1
+        body = page_body(response)
+        if isinstance(body, dict) and (body.get("links") or {}).get("next"):
+            return {"page": page + 1, "archive": archive}
+        refusal = getattr(response, ARCHIVE_REFUSAL, None)
+        if refusal is not None:
+            self._warn_refused(*refusal)
+        if archive and reaches_search(stream_slice):
+            return {"page": 1, "archive": False}
+        return None
+
+    def _warn_refused(self, status: int, reason: str) -> None:
+        stream = self._parameters.get("name") or self._parameters.get("query_context") or "a stream"
+        if WARNED.first(f"archive:{stream}"):
+            LOGGER.warning(
+                f"{stream}: objects updated more than two years ago cannot be read: Kustomer's archive search answered "
+                f"HTTP {status}: {reason}. The stream goes on with the last two years."
+            )
+
+
+def reaches_search(stream_slice: Optional[StreamSlice]) -> bool:
+    """Whether the window ends inside search's two years (or its end is unknown: then search is read too)."""
+    end = parse_time((stream_slice.cursor_slice or {}).get("end_time")) if stream_slice is not None else None
+    horizon = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=SEARCH_FROM_DAYS)
+    return end is None or end >= horizon
+
+
+@dataclass
+class SearchRecordExtractor(KustomerDataExtractor):
+    """A search page's objects, then, after the last page of the sync's last window, the stream's tombstones.
+
+    No built-in turns another endpoint's events into records of a stream. For the object types the audit log covers
+    (`audit_object_type`), an incremental sync reads the delete events since the stream's saved state and yields one
+    record per deleted object: `id`, `type`, `deleted: true` and `updated_at` = the event time, which the flattener
+    turns into `_ab_cdc_deleted_at`. They come after every object of the window has been read and carry times inside
+    it, so they never move the cursor past records not yet read. All audit pages are read within this one search page
+    so that a search-cap restart cannot fall between them. Without the audit role (403, let through by the audit
+    requester's error handler) one warning names the role and the sync goes on.
+    """
+
+    audit_requester: Optional[Requester] = None
+    audit_object_type: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stream = (parameters or {}).get("name", "")
+        self._object_type = self.audit_object_type or (parameters or {}).get("audit_object_type", "")
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        yield from super().extract_records(response)
+        window = self._tombstone_window(response)
+        if window is not None:
+            yield from self._tombstones(*window)
+
+    def _tombstone_window(self, response: requests.Response) -> Optional[tuple]:
+        if not self._object_type or self.audit_requester is None or is_archive(response):
+            return None
+        since = (self.config.get(SYNC_STATES) or {}).get(self._stream)
+        started = parse_time(self.config.get(SYNC_STARTED_AT))
+        if not since or started is None:
+            return None
+        body = page_body(response)
+        if response.status_code != 200 or not isinstance(body, dict) or (body.get("links") or {}).get("next"):
+            return None
+        upper = search_upper_bound(response)
+        if upper is None or parse_time(upper) is None or parse_time(upper) < started:
+            return None  # not the sync's last window: its own last page reads the deletions
+        return since, upper
+
+    def _tombstones(self, since: str, until: str) -> Iterable[MutableMapping[str, Any]]:
+        deleted: Dict[str, str] = {}
+        params: Dict[str, Any] = {
+            "count": AUDIT_PAGE_SIZE,
+            "filter[objectType]": self._object_type,
+            "filter[start]": since,
+            "filter[end]": until,
+        }
+        while True:
+            response = self.audit_requester.send_request(request_params=params)  # type: ignore[union-attr]
+            if response is None or response.status_code == 403:
+                if WARNED.first(f"audit:{self._stream}"):
+                    LOGGER.warning(
+                        f"{self._stream}: objects deleted permanently since the last sync are not marked deleted: the API "
+                        f"key may not read Kustomer's audit log (HTTP 403). Give the key the {AUDIT_ROLE} role to get a "
+                        "tombstone record (`_ab_cdc_deleted_at` set) for each of them."
+                    )
+                return
+            body = page_body(response)
+            for event in body.get("data") or [] if isinstance(body, dict) else []:
+                object_id, at = delete_event(event, self._object_type)
+                if object_id is not None and at is not None and at > deleted.get(object_id, ""):
+                    deleted[object_id] = at
+            next_link = (body.get("links") or {}).get("next") if isinstance(body, dict) else None
+            if not next_link:
+                break
+            params = dict(parse_qsl(urlsplit(next_link).query))
+        for object_id, at in sorted(deleted.items(), key=lambda item: (item[1], item[0])):
+            yield {"type": self._object_type, "id": object_id, "attributes": {"deleted": True, "updatedAt": at}}
+
+
+def delete_event(event: Any, object_type: str) -> tuple:
+    """(object id, event time) of an audit event that deletes an object of `object_type`; (None, None) otherwise."""
+    attributes = event.get("attributes") if isinstance(event, dict) else None
+    if not isinstance(attributes, dict):
+        return None, None
+    verb = str(attributes.get("eventVerb") or "").lower()
+    name = str(attributes.get("eventName") or "").lower()
+    if verb not in DELETE_VERBS and name.rsplit(".", 1)[-1] not in DELETE_VERBS:
+        return None, None
+    if str(attributes.get("objectType") or object_type) != object_type:
+        return None, None
+    object_id, at = attributes.get("objectId"), attributes.get("createdAt")
+    if not isinstance(object_id, str) or not object_id or parse_time(at) is None:
+        return None, None
+    return object_id, at
+
+
+def search_upper_bound(response: requests.Response) -> Optional[str]:
+    """The `lte` bound on updated_at of the search this page answers (the window's end)."""
+    request_body = response.request.body if response.request is not None else None
+    try:
+        query = orjson.loads(request_body) if request_body else None
+    except orjson.JSONDecodeError:
+        return None
+    for criterion in query.get("and") or [] if isinstance(query, dict) else []:
+        for attribute, condition in criterion.items() if isinstance(criterion, dict) else []:
+            if attribute.endswith("_updated_at") and isinstance(condition, dict) and "lte" in condition:
+                return str(condition["lte"])
+    return None
