@@ -46,7 +46,7 @@ SEARCH_FROM_DAYS = 732
 # What the source adds to the config for its components (see `with_sync_context`).
 SYNC_STARTED_AT = "_kustomer_sync_started_at"
 SYNC_STATES = "_kustomer_sync_states"
-SYNC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+SYNC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the cursor's end_datetime format in the manifest
 
 AUDIT_PAGE_SIZE = 1000  # the audit log's maximum `count`
 # Kustomer's reference names `eventVerb` but not its values: these are read as a deletion of the object.
@@ -215,6 +215,7 @@ class SearchRecordExtractor(KustomerDataExtractor):
         started = parse_time(self.config.get(SYNC_STARTED_AT))
         if not since or started is None:
             return None
+        started = started.replace(microsecond=started.microsecond // 1000 * 1000)  # windows end to the millisecond
         body = page_body(response)
         if response.status_code != 200 or not isinstance(body, dict) or (body.get("links") or {}).get("next"):
             return None
