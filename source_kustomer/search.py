@@ -250,7 +250,8 @@ class SearchRecordExtractor(KustomerDataExtractor):
             next_link = (body.get("links") or {}).get("next") if isinstance(body, dict) else None
             if not next_link:
                 break
-            params = dict(parse_qsl(urlsplit(next_link).query))
+            # links.next may or may not repeat the filters: keep ours, take its cursor (`after`, `page`, ...)
+            params = {**params, **dict(parse_qsl(urlsplit(next_link).query))}
         for object_id, at in sorted(deleted.items(), key=lambda item: (item[1], item[0])):
             yield {"type": self._object_type, "id": object_id, "attributes": {"deleted": True, "updatedAt": at}}
 

@@ -1,0 +1,186 @@
+"""Archive search for the part of a sync older than two years, deletions as `_ab_cdc_deleted_at`, tombstones."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List
+from urllib.parse import parse_qs, urlsplit
+
+from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, AirbyteStreamState, StreamDescriptor, SyncMode
+from airbyte_cdk.models import AirbyteStateBlob
+
+from source_kustomer.search import saved_cursor_values
+from unit_tests.builders import API_URL, ConfigBuilder, catalog, kustomer_error, kustomer_object, page_body, records_of
+from unit_tests.conftest import read_source
+
+NOW = datetime.now(timezone.utc)
+
+
+def _ts(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _days_ago(days: float) -> str:
+    return _ts(NOW - timedelta(days=days))
+
+
+def _archive(kustomer, refuse: bool = False) -> List[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Archive search on the fake: the objects older than two years, or a refusal."""
+    requests: List[Dict[str, Any]] = []
+
+    def answer(request, context):  # type: ignore[no-untyped-def]
+        body = request.json()
+        requests.append(body)
+        if refuse:
+            context.status_code = 400
+            return kustomer_error(400, f"queryContext {body['queryContext']} is not supported by archive search")
+        stream = {"customer": "customers", "note": "notes"}[body["queryContext"]]
+        bounds = {op: v for c in body["and"] for cond in c.values() for op, v in cond.items()}
+        old = [o for o in kustomer.objects.get(stream, []) if o["attributes"]["updatedAt"] < _days_ago(730)]
+        hits = [o for o in old if bounds["gte"] <= o["attributes"]["updatedAt"] <= bounds["lte"]]
+        return page_body(hits, "/v1/customers/archive/search", 1, 500, len(hits))
+
+    kustomer.mocker.post(f"{API_URL}/v1/customers/archive/search", json=answer)
+    return requests
+
+
+def _window(body: Dict[str, Any]) -> tuple:
+    bounds = {op: v for c in body["and"] for cond in c.values() for op, v in cond.items()}
+    return bounds["gte"], bounds["lte"]
+
+
+def test_windows_older_than_two_years_read_archive_search_then_search(kustomer):
+    archive_requests = _archive(kustomer)
+    kustomer.add("customers", [kustomer_object("customer", "old", _days_ago(760)), kustomer_object("customer", "new", _days_ago(3))])
+    start = (NOW - timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    output = read_source(ConfigBuilder().with_start_date(start).build(), catalog("customers"))
+
+    assert sorted({r["id"] for r in records_of(output, "customers")}) == ["new", "old"]
+    archive_windows = sorted(_window(b) for b in archive_requests)
+    search_windows = sorted(_window(r["body"]) for r in kustomer.search_requests)
+    assert archive_windows[0][0] == start.replace("Z", ".000Z")
+    # archive search only for windows that start before the horizon; search for every window reaching into it
+    assert all(gte < _days_ago(729) for gte, _ in archive_windows)
+    assert all(lte >= _days_ago(732) for _, lte in search_windows)
+    assert archive_windows[-1] in search_windows  # the window across the horizon is read by both
+    assert all(b["includeDeleted"] is True for b in archive_requests)
+
+
+def test_a_recent_start_never_calls_archive_search(kustomer):
+    archive_requests = _archive(kustomer)
+    kustomer.add("customers", [kustomer_object("customer", "new", _days_ago(3))])
+
+    read_source(ConfigBuilder().with_start_date(_days_ago(700)[:10]).build(), catalog("customers"))
+
+    assert archive_requests == [] and kustomer.search_requests
+
+
+def test_an_archive_refusal_warns_once_and_the_window_goes_on_with_search(kustomer):
+    archive_requests = _archive(kustomer, refuse=True)
+    kustomer.add("notes", [kustomer_object("note", f"n{i}", _days_ago(700 - i)) for i in range(3)])
+    start = (NOW - timedelta(days=1000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    output = read_source(ConfigBuilder().with_start_date(start).build(), catalog("notes"))
+
+    assert sorted(r["id"] for r in records_of(output, "notes")) == ["n0", "n1", "n2"]
+    assert len(archive_requests) >= 3  # several windows before the horizon
+    warnings = [m.log.message for m in output.logs if m.log.level.value == "WARN" and "two years" in m.log.message]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("notes:") and "HTTP 400" in warnings[0] and "not supported by archive search" in warnings[0]
+    assert not output.errors
+
+
+def _audit(kustomer, pages: List[List[Dict[str, Any]]], status: int = 200) -> List[Dict[str, List[str]]]:  # type: ignore[no-untyped-def]
+    requests: List[Dict[str, List[str]]] = []
+
+    def answer(request, context):  # type: ignore[no-untyped-def]
+        query = parse_qs(urlsplit(request.url).query)
+        requests.append(query)
+        if status != 200:
+            context.status_code = status
+            return kustomer_error(status, "Missing required role org.permission.audit_logs.read")
+        index = int(query.get("after", ["0"])[0])
+        has_next = index + 1 < len(pages)
+        return {"data": pages[index], "links": {"next": f"/v1/audit-logs?count=1000&after={index + 1}" if has_next else None}}
+
+    kustomer.mocker.get(f"{API_URL}/v1/audit-logs", json=answer)
+    return requests
+
+
+def _event(verb: str, object_id: str, at: str, object_type: str = "customer") -> Dict[str, Any]:
+    return {"type": "audit_log", "id": f"e-{object_id}-{verb}", "attributes": {
+        "eventName": f"kustomer.{object_type}.{verb}", "eventVerb": verb, "objectType": object_type,
+        "objectId": object_id, "createdAt": at}}
+
+
+def _state(stream: str, updated_at: str) -> List[AirbyteStateMessage]:
+    return [AirbyteStateMessage(type=AirbyteStateType.STREAM, stream=AirbyteStreamState(
+        stream_descriptor=StreamDescriptor(name=stream), stream_state=AirbyteStateBlob(updated_at=updated_at)))]
+
+
+def test_an_incremental_sync_emits_a_tombstone_per_deleted_object_from_every_audit_page(kustomer):
+    since = _days_ago(5)
+    kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
+    deleted_at_a, deleted_at_c = _days_ago(4), _days_ago(2)
+    requests = _audit(kustomer, [
+        [_event("delete", "a", deleted_at_a), _event("update", "b", _days_ago(3))],
+        [_event("delete", "c", deleted_at_c), _event("delete", "x", _days_ago(2), object_type="conversation")],
+    ])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", since))
+
+    records = {r["id"]: r for r in records_of(output, "customers")}
+    assert set(records) == {"live", "a", "c"}
+    assert records["a"]["deleted"] is True and records["a"]["_ab_cdc_deleted_at"] == records["a"]["updated_at"] == deleted_at_a
+    assert records["c"]["_ab_cdc_deleted_at"] == deleted_at_c
+    assert records["live"].get("_ab_cdc_deleted_at") is None
+    assert [q["filter[objectType]"] for q in requests] == [["customer"], ["customer"]]
+    assert requests[0]["filter[start]"] == [since] and requests[1]["after"] == ["1"]
+    # tombstones come last, in the order of their deletion
+    assert [r["id"] for r in records_of(output, "customers")][-2:] == ["a", "c"]
+
+
+def test_without_the_audit_role_one_warning_names_it_and_the_sync_goes_on(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
+    _audit(kustomer, [], status=403)
+
+    output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", _days_ago(5)))
+
+    assert [r["id"] for r in records_of(output, "customers")] == ["live"]
+    warnings = [m.log.message for m in output.logs if m.log.level.value == "WARN" and "audit" in m.log.message]
+    assert len(warnings) == 1 and "org.permission.audit_logs.read" in warnings[0] and warnings[0].startswith("customers:")
+    assert not output.errors
+
+
+def test_a_sync_without_state_or_of_a_stream_the_audit_log_does_not_cover_reads_no_audit_log(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
+    kustomer.add("notes", [kustomer_object("note", "n", _days_ago(1))])
+    requests = _audit(kustomer, [[_event("delete", "a", _days_ago(1))]])
+
+    read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental))
+    read_source(ConfigBuilder().build(), catalog("notes", sync_mode=SyncMode.incremental), _state("notes", _days_ago(5)))
+
+    assert requests == []
+
+
+def test_soft_deleted_objects_carry_their_update_time_as_deletion_time(kustomer):
+    kustomer.add("conversations", [
+        kustomer_object("conversation", "gone", _days_ago(2), {"deleted": True}),
+        kustomer_object("conversation", "here", _days_ago(2), {"deleted": False}),
+    ])
+
+    output = read_source(ConfigBuilder().build(), catalog("conversations"))
+
+    records = {r["id"]: r for r in records_of(output, "conversations")}
+    assert records["gone"]["_ab_cdc_deleted_at"] == records["gone"]["updated_at"]
+    assert records["here"].get("_ab_cdc_deleted_at") is None
+
+
+def test_saved_cursor_values_read_both_state_shapes():
+    sequential = _state("customers", "2026-01-01T00:00:00.000Z")
+    concurrent = [AirbyteStateMessage(type=AirbyteStateType.STREAM, stream=AirbyteStreamState(
+        stream_descriptor=StreamDescriptor(name="companies"),
+        stream_state=AirbyteStateBlob(state_type="date-range", slices=[{"start": "2025-01-01T00:00:00.000Z", "end": "2026-02-01T00:00:00.000Z"}])))]
+
+    assert saved_cursor_values(sequential + concurrent) == {"customers": "2026-01-01T00:00:00.000Z", "companies": "2026-02-01T00:00:00.000Z"}
