@@ -1,7 +1,9 @@
 """`make demo`: the installed connector against the bundled Kustomer emulator, from spec to a full read.
 
-Starts the emulator with sample data, runs `source-kustomer spec`, `check`, `discover` and `read` of every stream
-through the real CLI, shows a progress line while reading, and ends with a per-stream table.
+Starts the emulator with sample data (including objects older than Kustomer's two-year search horizon), runs
+`source-kustomer spec`, `check`, `discover` and `read` of every stream through the real CLI, shows a progress line
+while reading and a per-stream table (with the records archive search served and the deleted ones), then deletes
+objects in the org and shows what an incremental second read delivers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -48,6 +51,7 @@ def main() -> None:
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps(config))
         print(f"Kustomer emulator on {emulator.url} (sample org, seed 42)")
+        add_history(emulator)
 
         spec = next(m for m in run_command(["spec"]) if m["type"] == "SPEC")
         print(f"spec      {len(spec['spec']['connectionSpecification']['properties'])} config fields: "
@@ -76,12 +80,57 @@ def main() -> None:
         }
         catalog_path = workdir / "catalog.json"
         catalog_path.write_text(json.dumps(configured))
-        read_all(config_path, catalog_path, names, emulator)
+        states = read_all(config_path, catalog_path, names, emulator)
+        read_deletions(config_path, catalog_path, workdir, states, emulator)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: KustomerEmulator) -> None:
+SEARCH_STREAMS = ("customers", "conversations", "messages", "notes", "kobjects", "companies")
+
+
+def add_history(emulator: KustomerEmulator) -> None:
+    """Twenty objects per search-backed stream last updated 2.1 to 2.7 years ago: only archive search serves them."""
+    now = datetime.now(timezone.utc)
+    for stream in SEARCH_STREAMS:
+        old = []
+        for i in range(20):
+            updated = now - timedelta(days=770 + 9 * i)
+            old.append({"attributes": {"updatedAt": updated.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                                       "createdAt": (updated - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}})
+        emulator.upsert(stream, old)
+
+
+def read_deletions(config_path: Path, catalog_path: Path, workdir: Path, states: List[Any], emulator: KustomerEmulator) -> None:
+    """Soft-deletes conversations, messages and notes and deletes customers and companies for good, then reads again
+    from the first read's state: every deletion arrives as a record with `_ab_cdc_deleted_at` set."""
+    deleted = Counter()
+    for stream in ("conversations", "messages", "notes"):
+        live = [o for o in emulator.records(stream) if not o["attributes"].get("deleted")][:5]
+        deleted[stream] = len(emulator.upsert(stream, [{"id": o["id"], "attributes": {"deleted": True}} for o in live]))
+    for stream in ("customers", "companies"):
+        deleted[stream] = len(emulator.hard_delete(stream, [o["id"] for o in emulator.records(stream)[:3]]))
+    state_path = workdir / "state.json"
+    state_path.write_text(json.dumps(states))
+    output = run_command(["read", "--config", str(config_path), "--catalog", str(catalog_path), "--state", str(state_path)])
+    rows = Counter()
+    for message in output:
+        if message["type"] == "RECORD" and message["record"]["data"].get("_ab_cdc_deleted_at"):
+            rows[message["record"]["stream"]] += 1
+    print()
+    print("incremental read after deleting objects in the org (soft: conversations, messages, notes; for good: customers, companies)")
+    print(f"{'stream':<18}{'deleted in org':>16}{'deleted rows read':>19}")
+    for stream in sorted(deleted):
+        print(f"{stream:<18}{deleted[stream]:>16,}{rows[stream]:>19,}")
+
+
+def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: KustomerEmulator) -> List[Any]:
+    """Reads every stream, prints the per-stream table and returns the last state message of each stream."""
     counts: Counter = Counter()
+    archived: Counter = Counter()
+    deleted: Counter = Counter()
+    warnings: List[str] = []
+    state_messages: Dict[str, Any] = {}
+    horizon = emulator.search_horizon()
     states: Dict[str, Any] = {}
     errors: List[str] = []
     started = time.monotonic()
@@ -98,10 +147,18 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
             continue
         message = json.loads(line)
         if message["type"] == "RECORD":
-            counts[message["record"]["stream"]] += 1
+            record = message["record"]
+            counts[record["stream"]] += 1
+            if record["stream"] in SEARCH_STREAMS and (record["data"].get("updated_at") or horizon) < horizon:
+                archived[record["stream"]] += 1
+            if record["data"].get("_ab_cdc_deleted_at"):
+                deleted[record["stream"]] += 1
         elif message["type"] == "STATE" and message["state"].get("stream"):
             descriptor = message["state"]["stream"]
             states[descriptor["stream_descriptor"]["name"]] = descriptor.get("stream_state")
+            state_messages[descriptor["stream_descriptor"]["name"]] = message["state"]
+        elif message["type"] == "LOG" and message["log"]["level"] == "WARN":
+            warnings.append(message["log"]["message"])
         elif message["type"] == "TRACE" and message["trace"].get("type") == "ERROR":
             errors.append(message["trace"]["error"]["message"])
         now = time.monotonic()
@@ -113,12 +170,17 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
     total = sum(counts.values())
     print(f"\rread      {total:>8,} records  {elapsed:5.1f} s  ({total / elapsed:,.0f} records/s)")
     print()
-    print(f"{'stream':<18}{'records':>10}{'in emulator':>14}  final state")
+    print(f"{'stream':<18}{'records':>10}{'in emulator':>14}{'from archive':>14}{'deleted':>9}  final state")
     for name in names:
         expected = expected_count(emulator, name)
-        print(f"{name:<18}{counts[name]:>10,}{expected:>14,}  {summarize_state(states.get(name))}")
+        searched = name in SEARCH_STREAMS
+        print(f"{name:<18}{counts[name]:>10,}{expected:>14,}{archived[name] if searched else '-':>14}"
+              f"{deleted[name] if searched else '-':>9}  {summarize_state(states.get(name))}")
+    for warning in warnings:
+        print(f"warning   {warning}")
     if errors or exit_code != 0:
         sys.exit(f"read failed (exit code {exit_code}): {'; '.join(errors)}")
+    return list(state_messages.values())
 
 
 def expected_count(emulator: KustomerEmulator, stream: str) -> int:
