@@ -32,8 +32,9 @@ TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
 # The CDK's words when a search window restarted at the last updated_at read and got the very same window back.
 SAME_SLICE_AGAIN = "attempts with the same slice"
 TIE_BLOCK_OVER_CAP = (
-    "{stream}: more than 10,000 records share one updated_at, and Kustomer's search cannot page past its 10,000-result "
-    "cap for them. The stream stopped rather than skip records; the records before that timestamp were delivered."
+    "{stream}: more than 10,000 records share one updated_at (or more than 10,000 objects were deleted permanently "
+    "since the last sync), and Kustomer's search cannot page past its 10,000-result cap for them. The stream stopped "
+    "rather than skip records; the records before that timestamp were delivered."
 )
 UNREACHABLE = "Could not reach Kustomer at"
 RECORD_QUEUE_SIZE = 250
