@@ -25,4 +25,4 @@ bench: install
 	$(BIN)/python -m integration_tests.bench
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-pyairbyte build dist *.egg-info .pytest_cache
