@@ -20,7 +20,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
-## Throughput, rate-limit efficiency and memory figures against the emulator (see docs/kustomer.md, Performance).
+## Throughput, rate-limit efficiency and memory figures against the emulator (see docs/performance.md).
 bench: install
 	$(BIN)/python -m integration_tests.bench
 
