@@ -20,9 +20,9 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
-## Throughput, rate-limit efficiency and memory figures against the emulator (see docs/kustomer.md, Performance).
+## Throughput, rate-limit efficiency and memory figures against the emulator (see docs/performance.md).
 bench: install
 	$(BIN)/python -m integration_tests.bench
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-pyairbyte build dist *.egg-info .pytest_cache

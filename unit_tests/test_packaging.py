@@ -208,6 +208,37 @@ def test_metadata_describes_this_connector(manifest, metadata):
     assert (REPO / metadata["icon"]).read_text(encoding="utf-8").lstrip().startswith("<svg")
 
 
+SINGER_DEFINITION_ID = "cd06e646-31bf-4dc8-af48-cbc6530fcad3"  # Airbyte's archived source-kustomer-singer
+SINGER_STREAMS = {"conversations", "customers", "kobjects", "messages", "notes", "shortcuts", "tags", "teams", "users"}
+BREAKING_CHANGE_KEYS = {"upgradeDeadline", "message", "migrationDocumentationUrl", "scopedImpact"}  # Airbyte's schema
+
+
+def test_metadata_takes_over_the_singer_connectors_definition_with_a_major_version(metadata):
+    major = int(metadata["dockerImageTag"].split(".")[0])
+
+    assert metadata["definitionId"] == SINGER_DEFINITION_ID
+    assert major >= 1
+    assert f"{major}.0.0" in metadata["releases"]["breakingChanges"]
+
+
+def test_metadata_breaking_changes_follow_airbytes_format_and_each_has_a_migration_guide(streams, metadata):
+    current = tuple(int(part) for part in metadata["dockerImageTag"].split("."))
+    guide = (REPO / "docs" / "kustomer-migrations.md").read_text(encoding="utf-8")
+    breaking = metadata["releases"]["breakingChanges"]
+
+    assert breaking
+    for version, change in breaking.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version) and tuple(map(int, version.split("."))) <= current, version
+        assert set(change) <= BREAKING_CHANGE_KEYS and {"upgradeDeadline", "message"} <= set(change), version
+        assert datetime.strptime(change["upgradeDeadline"], "%Y-%m-%d"), version
+        assert len(change["message"]) > 80, version
+        for scope in change.get("scopedImpact", []):
+            assert scope["scopeType"] == "stream" and scope["impactedScopes"], version
+            assert set(scope["impactedScopes"]) <= set(streams), version
+        assert re.search(rf"^## Upgrading to {re.escape(version)}$", guide, re.MULTILINE), version
+    assert set(breaking["1.0.0"]["scopedImpact"][0]["impactedScopes"]) == SINGER_STREAMS
+
+
 def test_metadata_allowed_hosts_cover_every_region_in_the_spec(manifest, metadata):
     hosts = metadata["allowedHosts"]["hosts"]
     examples = manifest["spec"]["connection_specification"]["properties"]["api_url"]["examples"]

@@ -6,8 +6,8 @@ Records are JSON:API objects exactly as the Kustomer REST API v1 returns them (c
 bodies by joining those bytes.
 
 The attribute set of each stream covers the columns of the Stitch/Qlik "Kustomer" schema that users know
-(``/work/shared/seed``), converted to camelCase, with the value types of the real API where that document
-disagrees with itself (for instance arrays that the seed lists as STRING in one table and ARRAY in another).
+(as recorded in the project's API notes), converted to camelCase, with the value types of the real API where that
+schema disagrees with itself (for instance arrays it lists as STRING in one table and ARRAY in another).
 
 Custom attributes (``attributes.custom``) follow Kustomer's suffix convention (Str, Txt, Num, Bool, At, Tree,
 Url, Id).  The same definitions feed ``GET /v1/metadata/<resource>`` and the klass ``metadata`` so that the

@@ -1,6 +1,6 @@
 """A local emulator of the Kustomer REST API v1 (stdlib only).
 
-See ``/work/shared/kustomer-api.md`` for what is known of the real API.  The emulator serves deterministic
+It follows what the project's API notes record of the real API.  The emulator serves deterministic
 data (``data.py``) through the real envelope, pagination, search, auth, error and rate-limit behaviour, and
 offers test controls under ``/_emulator/`` (no auth): record upserts, fault injection, live configuration and
 request statistics.
