@@ -25,7 +25,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import speedups
 from source_kustomer.components import KustomerAPIBudget
-from source_kustomer.config import ConfigError, normalize_config
+from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
 # The CDK's words when a search window restarted at the last updated_at read and got the very same window back.
@@ -82,10 +82,11 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     def _prepare_for_stream_build(self) -> None:
         super()._prepare_for_stream_build()
         # Streams take the factory's budget when they are built, right after this: swap in the one that reads both
-        # forms of x-ratelimit-reset (see KustomerAPIBudget).
+        # forms of x-ratelimit-reset and keeps the org's reserve of each window (see KustomerAPIBudget).
         budget = getattr(self._constructor, "_api_budget", None)
         if isinstance(budget, HttpAPIBudget) and not isinstance(budget, KustomerAPIBudget):
-            self._constructor._api_budget = KustomerAPIBudget.like(budget)
+            share = (self._config or {}).get("rate_limit_share") or DEFAULT_RATE_LIMIT_SHARE
+            self._constructor._api_budget = KustomerAPIBudget.like(budget, rate_limit_share=int(share))
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
         """The config as the streams use it: validated, with start_date and api_url normalised."""
