@@ -297,6 +297,47 @@ def test_rate_limit(client, emu):
     assert st == 200 and "x-ratelimit-limit" not in h
 
 
+def test_rate_limits_are_per_org_shared_by_every_token_and_counted_per_window_and_client(client, emu):
+    emu.configure(rate_limit=3, search_rate_limit=2, window_seconds=2.0)
+    _wait_window_start(2.0)
+    second = Client(emu.url, token="second-client-token")
+    try:
+        st, h, _ = client.search(_ctx_window("customer"))
+        assert st == 200 and h["x-ratelimit-remaining"] == "1"
+        st, h, _ = second.search(_ctx_window("customer"))  # another key of the same org: the same budget
+        assert st == 200 and h["x-ratelimit-remaining"] == "0"
+        st, h, _ = second.search(_ctx_window("customer"))
+        assert st == 429
+        st, h, _ = client.get("/v1/tags", token="no-metadata-token")  # the general budget is shared as well
+        assert st == 200 and h["x-ratelimit-remaining"] == "2"
+        st, h, _ = second.get("/v1/tags")
+        assert st == 200 and h["x-ratelimit-remaining"] == "1"
+    finally:
+        second.close()
+    windows = emu.stats()["windows"]
+    (search_window,) = windows["search"].values()
+    assert search_window == {"default": {"allowed": 1, "refused": 0}, "second-client": {"allowed": 1, "refused": 1}}
+    (general_window,) = windows["general"].values()
+    assert general_window == {"no-metadata": {"allowed": 1, "refused": 0}, "second-client": {"allowed": 1, "refused": 0}}
+    emu.reset()
+    assert emu.stats()["windows"] == {"search": {}, "general": {}}
+
+
+def test_tokens_without_the_search_role_may_read_everything_else(client):
+    for token, listed in (("no-search-role-token", True), ("no-search-role-unlisted-token", False)):
+        st, _, body = client.get("/v1/auth/tokens/current", token=token)
+        assert st == 200
+        roles = body["data"]["attributes"].get("roles")
+        if listed:
+            assert "org.permission.search.read" not in roles and "org.permission.customer.read" in roles
+        else:
+            assert roles is None
+        st, _, body = client.search(_ctx_window("customer"), token=token)
+        assert st == 403 and body["errors"][0]["detail"] == "Missing required role org.permission.search.read"
+        st, _, _ = client.get("/v1/users", token=token)
+        assert st == 200
+
+
 def test_fault_injection(client, emu):
     c = client
     st, _, body = c.request("POST", "/_emulator/faults", body={"kind": "status", "count": 2, "path": "^/v1/users",

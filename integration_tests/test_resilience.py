@@ -273,7 +273,7 @@ def closed_port_url() -> str:
 BAD_INPUT = {
     "wrong_token": ("sk-not-this-org-8d1e5a", "emulator", ["HTTP 401", "Invalid or missing API token"], ["HTTP 401", "Invalid or missing API token"]),
     "wrong_region": ("wrong-region-token", "emulator", ["HTTP 401", "pod prod2", "api_url"], ["HTTP 401", "pod prod2", "api_url"]),
-    "no_roles": ("no-roles-token", "emulator", ["HTTP 403", "org.permission.user.read"], ["HTTP 403", "org.permission.search.read"]),
+    "no_roles": ("no-roles-token", "emulator", ["org.permission.search.read", "customers, conversations"], ["HTTP 403", "org.permission.search.read"]),
     "closed_port": (TOKEN, "closed", ["Could not reach Kustomer", "api_url"], ["Could not reach Kustomer", "api_url"]),
     "not_kustomer": (TOKEN, "html", ["not Kustomer's API", "api_url"], ["api_url"]),
 }
@@ -298,6 +298,49 @@ def test_check_fails_within_a_minute_saying_why(workdir, api_urls, case):
         assert api_urls[where] in status["message"]
     _assert_token_never_printed(run, token)
 
+
+
+@pytest.mark.parametrize("case", ["closed_port", "not_kustomer", "wrong_token"])
+def test_discover_fails_within_30_seconds_with_the_checks_reason(workdir, api_urls, case):
+    token, where, _check_reasons, _read_reasons = BAD_INPUT[case]
+    config = _config(workdir, api_urls[where], token=token)
+    check = run_cli(["check", "--config", str(config)], workdir, timeout=60)
+
+    started = time.monotonic()
+    run = run_cli(["discover", "--config", str(config)], workdir, timeout=60)
+    took = time.monotonic() - started
+    print(f"discover against {case}: failed in {took:.1f} s")
+
+    assert took < 30
+    assert run.exit_code != 0 and not run.of_type("CATALOG")
+    assert _error_text(run) == check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["message"]
+    _assert_token_never_printed(run, token)
+
+
+# case: token -> (check status, what its message must say); the emulator lists the roles of each key but one
+ROLE_CASES = {
+    "no-search-role-token": ("FAILED", ["org.permission.search.read", "customers, conversations, messages, notes, kobjects, companies"]),
+    "no-search-role-unlisted-token": ("FAILED", ["org.permission.search.read", "HTTP 403", "customers, conversations"]),
+    "no-metadata-token": ("SUCCEEDED", []),
+    TOKEN: ("SUCCEEDED", []),
+}
+
+
+@pytest.mark.parametrize("token", ROLE_CASES)
+def test_check_says_which_role_the_key_lacks_for_search_and_passes_without_optional_roles(emulator, workdir, token):
+    expected_status, reasons = ROLE_CASES[token]
+
+    run = run_cli(["check", "--config", str(_config(workdir, emulator.url, token=token))], workdir, timeout=60)
+
+    status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == expected_status, status
+    for reason in reasons:
+        assert reason in status["message"], status["message"]
+    if expected_status == "SUCCEEDED":
+        assert not status.get("message")
+        # The roles came with the token: no search spent on asking.
+        assert "POST /v1/customers/search:customer" not in emulator.stats()["by_endpoint"]
+    _assert_token_never_printed(run, token)
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))
@@ -377,3 +420,69 @@ def test_a_killed_read_resumes_from_its_last_state_without_losing_a_record(emula
     assert expected <= first["checkpointed"] | resumed, f"{len(expected - first['checkpointed'] - resumed)} customers lost"
     assert len(resumed) < len(expected), "the second read started over instead of resuming"
     _assert_token_never_printed(second)
+
+
+# -- 6. Sharing the org's rate limits ----------------------------------------------------------------------------
+
+
+class _Trickle(threading.Thread):
+    """Another integration of the same org: one search every `every` seconds with its own key, until stopped."""
+
+    def __init__(self, url: str, every: float) -> None:
+        super().__init__(daemon=True)
+        self.host, self.port = url.split("//", 1)[1].split(":")
+        self.every = every
+        self.statuses: List[int] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        import http.client
+
+        body = json.dumps({"queryContext": "customer", "and": [{"customer_updated_at": {"gte": START_DATE}}]})
+        headers = {"Authorization": "Bearer second-client-token", "Content-Type": "application/json"}
+        while not self.stopped.wait(self.every):
+            connection = http.client.HTTPConnection(self.host, int(self.port), timeout=10)
+            try:
+                connection.request("POST", "/v1/customers/search?page=1&pageSize=1", body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                self.statuses.append(response.status)
+            finally:
+                connection.close()
+
+
+def test_with_a_share_of_50_the_connector_leaves_half_of_each_window_to_another_integration(emulator, catalog, workdir):
+    window, search_limit, general_limit = 2, 20, 8
+    emulator.configure(search_rate_limit=search_limit, rate_limit=general_limit, window_seconds=window)
+    streams = ["customers", "conversations", "tags", "users"]
+    trickle = _Trickle(emulator.url, every=0.7)  # about 3 searches a window: well inside the 10 kept for the org
+
+    trickle.start()
+    started = time.monotonic()
+    try:
+        run = _read(workdir, _config(workdir, emulator.url, page_size=50, rate_limit_share=50), catalog, streams)
+    finally:
+        trickle.stopped.set()
+        trickle.join()
+    took = time.monotonic() - started
+
+    _assert_every_record_arrived(run, emulator, streams)
+    windows = emulator.stats()["windows"]
+    used = {  # the connector's requests in each window where it made any, in order
+        budget: [counts["default"]["allowed"] for _n, counts in sorted(windows[budget].items(), key=lambda w: int(w[0])) if "default" in counts]
+        for budget in ("search", "general")
+    }
+    refused = sum(c.get("refused", 0) for budget in windows.values() for counts in budget.values() for c in counts.values())
+    print(
+        f"share 50 of {search_limit} searches / {general_limit} requests per {window} s window, read in {took:.1f} s: "
+        f"connector's searches per window {used['search']}, requests per window {used['general']}; "
+        f"other integration {len(trickle.statuses)} searches, statuses {sorted(set(trickle.statuses))}; refused {refused}"
+    )
+    assert len(used["search"]) >= 4, "too few windows to show anything"
+    assert len(trickle.statuses) >= 5 and set(trickle.statuses) == {200}, trickle.statuses
+    assert max(used["search"]) <= search_limit // 2, used["search"]
+    assert max(used["general"]) <= general_limit // 2, used["general"]
+    assert refused == 0
+    # The connector does use its half: windows in the middle of the read are full.
+    assert max(used["search"]) >= search_limit // 2 - 3, used["search"]
+    _assert_token_never_printed(run)

@@ -6,6 +6,7 @@ import copy
 import datetime
 import logging
 import re
+import threading
 import time
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple, Union
@@ -262,49 +263,123 @@ class RateLimitResetBackoff(BackoffStrategy):
 
 
 class KustomerAPIBudget(HttpAPIBudget):
-    """The manifest's `HTTPAPIBudget`, reading `x-ratelimit-reset` as epoch seconds or as seconds to wait.
+    """The manifest's `HTTPAPIBudget`, reading `x-ratelimit-reset` as epoch seconds or as seconds to wait, and
+    leaving the org a reserve of every window (`rate_limit_share`).
 
     The CDK's budget takes the header for a whole-number epoch time: seconds to wait would put the reset in 1970 and
-    silently switch pacing off, and a decimal value would fail every request. The manifest cannot name a budget
-    class, so `SourceKustomer` rebuilds the manifest's budget as this one, with the same policies and headers.
+    silently switch pacing off, and a decimal value would fail every request. It also spends a window to its last
+    request, and forgets requests still in flight when a response lowers the count. The manifest cannot name a
+    budget class, so `SourceKustomer` rebuilds the manifest's budget as this one, with the same policies and headers.
+
+    The share: with `x-ratelimit-limit` L, the connector spends at most `max(1, L * share // 100)` requests of a
+    window (its policy's call limit), so it waits for `x-ratelimit-reset` once `x-ratelimit-remaining` is at or below
+    the reserve `L - that` (at or below `(1 - share/100) * L`, rounded up to whole requests). Kustomer counts every
+    key of the org, so requests of other integrations use up the connector's part first. A response without
+    `x-ratelimit-limit` gives no reserve to compute: its `remaining` is taken as is, as the CDK does (share 100).
     """
 
     # Pacing waits for the window's end plus this: Kustomer's reset is a whole-second epoch time (exact for a
     # 60-second window on the minute), so only a clock difference is covered; a 429 still falls back on
     # RateLimitResetBackoff's wider margin. 0.5 s here cost 5 points of budget in `make bench` (2-second windows).
     PACING_MARGIN_SECONDS = 0.1
+    LIMIT_HEADER = "x-ratelimit-limit"
+
+    def __init__(self, *, rate_limit_share: int = 100, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._share = rate_limit_share
+        # id(request) -> (its policy, when it was sent): requests sent and not answered yet, which the next
+        # `remaining` may not count. Shared by the workers, under the lock.
+        self._in_flight: Dict[int, Tuple[FixedWindowCallRatePolicy, float]] = {}
+        self._in_flight_lock = threading.Lock()
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        super().acquire_call(request, block=block, timeout=timeout)
+        policy = self.get_matching_policy(request)
+        if isinstance(policy, FixedWindowCallRatePolicy):
+            with self._in_flight_lock:
+                self._in_flight[id(request)] = (policy, time.monotonic())
+
+    def _answered(self, request: Any, policy: FixedWindowCallRatePolicy) -> int:
+        """Forgets `request` as in flight; the number of other requests of `policy` still in flight.
+
+        A request that failed without a response is never answered here: it is forgotten after a window's length.
+        """
+        now = time.monotonic()
+        stale = policy._offset.total_seconds()
+        with self._in_flight_lock:
+            self._in_flight.pop(id(request), None)
+            for key in [k for k, (_p, sent) in self._in_flight.items() if now - sent > stale]:
+                del self._in_flight[key]
+            return sum(1 for p, _sent in self._in_flight.values() if p is policy)
 
     def update_from_response(self, request: Any, response: Any) -> None:
         policy = self.get_matching_policy(request)
-        reset_ts = self.get_reset_ts_from_response(response) if isinstance(response, requests.Response) else None
-        if not isinstance(policy, FixedWindowCallRatePolicy) or reset_ts is None:
+        if not isinstance(policy, FixedWindowCallRatePolicy) or not isinstance(response, requests.Response):
             super().update_from_response(request, response)
             return
+        others_in_flight = self._answered(request, policy)
+        reset_ts = self.get_reset_ts_from_response(response)
         margin = datetime.timedelta(seconds=self.PACING_MARGIN_SECONDS)
-        if reset_ts <= datetime.datetime.now() + margin:
+        if reset_ts is not None and reset_ts <= datetime.datetime.now() + margin:
             return  # counted in a window that has ended since: its `remaining` says nothing about the current one
         available = self.get_calls_left_from_response(response)
+        if available is not None:
+            # Requests sent before this answer may reach Kustomer after it was counted: keep them counted here.
+            available = max(available - others_in_flight, 0)
+        window_share = self.window_share(response)
         with policy._lock:
+            if window_share is not None:
+                policy._call_limit = window_share  # a new window opens with the connector's share, not the ceiling
             # Kustomer's window turned before ours (our reset carries a margin): the CDK's policy ignores a count that
             # goes up, and would stay empty until the new window's end. Take Kustomer's count for the new window.
-            if reset_ts > policy._next_reset_ts + margin and available is not None:
+            if reset_ts is not None and reset_ts > policy._next_reset_ts + margin and available is not None:
                 policy._next_reset_ts = reset_ts
                 policy._calls_num = max(policy._call_limit - available, 0)
                 return
         policy.update(available_calls=available, call_reset_ts=reset_ts)
+
+    def window_share(self, response: requests.Response) -> Optional[int]:
+        """The requests of a window the connector may spend; None without a usable `x-ratelimit-limit`."""
+        return share_of_window(_header_int(response, self.LIMIT_HEADER), self._share)
+
+    def get_calls_left_from_response(self, response: requests.Response) -> Optional[int]:
+        """`x-ratelimit-remaining` less the org's reserve (0 once it is reached); as is without `x-ratelimit-limit`."""
+        remaining = _header_int(response, self._ratelimit_remaining_header)
+        if remaining is None:
+            return 0 if response.status_code in self._status_codes_for_ratelimit_hit else None
+        limit = _header_int(response, self.LIMIT_HEADER)
+        window_share = share_of_window(limit, self._share)
+        if limit is None or window_share is None:
+            return remaining
+        return max(remaining - (limit - window_share), 0)
 
     def get_reset_ts_from_response(self, response: requests.Response) -> Optional[datetime.datetime]:
         wait = seconds_until_reset(response.headers.get(self._ratelimit_reset_header), margin=self.PACING_MARGIN_SECONDS)
         return None if wait is None else datetime.datetime.now() + datetime.timedelta(seconds=wait)
 
     @classmethod
-    def like(cls, budget: HttpAPIBudget) -> "KustomerAPIBudget":
+    def like(cls, budget: HttpAPIBudget, rate_limit_share: int = 100) -> "KustomerAPIBudget":
         return cls(
             policies=budget._policies,
             ratelimit_reset_header=budget._ratelimit_reset_header,
             ratelimit_remaining_header=budget._ratelimit_remaining_header,
             status_codes_for_ratelimit_hit=budget._status_codes_for_ratelimit_hit,
+            rate_limit_share=rate_limit_share,
         )
+
+
+def share_of_window(limit: Optional[int], share: int) -> Optional[int]:
+    """The requests of a window of `limit` that `share` percent allows: at least one, so a sync always moves on."""
+    if limit is None or limit <= 0:
+        return None
+    return max(1, limit * share // 100)
+
+
+def _header_int(response: requests.Response, name: str) -> Optional[int]:
+    try:
+        return int(float(response.headers[name]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def seconds_until_reset(header_value: Optional[str], now: Optional[float] = None, margin: float = 0.0) -> Optional[float]:

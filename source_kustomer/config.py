@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 DEFAULT_API_URL = "https://api.kustomerapp.com"
+# Percent of each Kustomer rate-limit window the connector may spend; the rest stays for the org's other integrations.
+DEFAULT_RATE_LIMIT_SHARE = 80
 # The spec's own pattern: strptime alone would also take unpadded forms such as 2025-1-1.
 START_DATE_FORMATS = (
     (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"), "%Y-%m-%dT%H:%M:%SZ"),
@@ -36,6 +38,7 @@ class KustomerConfig(BaseModel):
     api_url: str = DEFAULT_API_URL
     page_size: Optional[int] = None
     num_workers: int = 3
+    rate_limit_share: int = DEFAULT_RATE_LIMIT_SHARE
 
     @field_validator("api_token", mode="before")
     @classmethod
@@ -77,12 +80,19 @@ class KustomerConfig(BaseModel):
             return 3
         return _bounded_int(value, 1, 16)
 
+    @field_validator("rate_limit_share", mode="before")
+    @classmethod
+    def _rate_limit_share(cls, value: Any) -> int:
+        if value is None or value == "":
+            return DEFAULT_RATE_LIMIT_SHARE
+        return _bounded_int(value, 10, 100, unit=" (percent)")
 
-def _bounded_int(value: Any, low: int, high: int) -> int:
+
+def _bounded_int(value: Any, low: int, high: int, unit: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"must be a whole number from {low} to {high}, got {value!r}")
+        raise ValueError(f"must be a whole number from {low} to {high}{unit}, got {value!r}")
     if not low <= value <= high:
-        raise ValueError(f"must be from {low} to {high}, got {value}")
+        raise ValueError(f"must be from {low} to {high}{unit}, got {value}")
     return value
 
 

@@ -11,6 +11,7 @@ import requests
 import yaml
 
 from airbyte_cdk.models import (
+    AirbyteCatalog,
     AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteStateMessage,
@@ -25,10 +26,13 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import speedups
 from source_kustomer.components import KustomerAPIBudget
-from source_kustomer.config import ConfigError, normalize_config
+from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
 from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
+SEARCH_PATH = "/v1/customers/search"
+SEARCH_ROLE = "org.permission.search.read"
+METADATA_ROLE = "org.permission.metadata.read"
 # The CDK's words when a search window restarted at the last updated_at read and got the very same window back.
 SAME_SLICE_AGAIN = "attempts with the same slice"
 TIE_BLOCK_OVER_CAP = (
@@ -84,10 +88,11 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     def _prepare_for_stream_build(self) -> None:
         super()._prepare_for_stream_build()
         # Streams take the factory's budget when they are built, right after this: swap in the one that reads both
-        # forms of x-ratelimit-reset (see KustomerAPIBudget).
+        # forms of x-ratelimit-reset and keeps the org's reserve of each window (see KustomerAPIBudget).
         budget = getattr(self._constructor, "_api_budget", None)
         if isinstance(budget, HttpAPIBudget) and not isinstance(budget, KustomerAPIBudget):
-            self._constructor._api_budget = KustomerAPIBudget.like(budget)
+            share = (self._config or {}).get("rate_limit_share") or DEFAULT_RATE_LIMIT_SHARE
+            self._constructor._api_budget = KustomerAPIBudget.like(budget, rate_limit_share=int(share))
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
         """The config as the streams use it: validated, with start_date and api_url normalised."""
@@ -104,15 +109,31 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         return status
 
     def _check(self, logger: logging.Logger, config: Dict[str, Any]) -> AirbyteConnectionStatus:
-        ok, reason = check_token(config)
+        ok, reason, token = read_token(config)
         if not ok:
             return AirbyteConnectionStatus(status=Status.FAILED, message=reason)
+        missing = missing_search_role(config, token.get("roles"), search_stream_names(self._source_config))
+        if missing:
+            return AirbyteConnectionStatus(status=Status.FAILED, message=missing)
+        roles = token.get("roles")
+        if isinstance(roles, list) and METADATA_ROLE not in roles:
+            # Optional: the streams sync without it, with `custom` as an open object.
+            logger.warning(
+                f"The API key lacks {METADATA_ROLE}: custom attributes are published untyped inside `custom`. "
+                "Give the key that role to get each custom attribute as a typed column."
+            )
         # The CDK's CheckStream builds `users` from the constructor's config, not this one: check with this one.
         constructed, self._config = self._config, config
         try:
             return super().check(logger, config)
         finally:
             self._config = constructed
+
+    def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
+        # The schemas read the org's custom attributes, with every retry of the requester: without this, an
+        # unreachable or non-Kustomer host would fail discover only after minutes.
+        fail_unless_kustomer_answers(config)
+        return super().discover(logger, config)
 
     def read(
         self,
@@ -123,15 +144,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     ) -> Iterator[AirbyteMessage]:
         # The CDK masks secrets in log lines only; a stream's error trace quotes Kustomer's reason as is.
         token = config.get("api_token")
-        # One request before the streams: a wrong host, a non-Kustomer server or a rejected key fails at once with
-        # the check's own reason instead of after every stream's retries.
-        ok, reason = check_token(config)
-        if not ok:
-            unreachable = reason is not None and reason.startswith(UNREACHABLE)
-            raise AirbyteTracedException(
-                message=mask_token(reason or "", token or ""),
-                failure_type=FailureType.transient_error if unreachable else FailureType.config_error,
-            )
+        fail_unless_kustomer_answers(config)
         for message in super().read(logger, config, catalog, state):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
             if error is not None and SAME_SLICE_AGAIN in (error.internal_message or ""):
@@ -147,8 +160,26 @@ def mask_token(text: str, token: str) -> str:
     return text.replace(token, "****") if token else text
 
 
+def fail_unless_kustomer_answers(config: Mapping[str, Any]) -> None:
+    """One request before discover or read: a wrong host, a non-Kustomer server or a rejected key fails at once with
+    the check's own reason instead of after every stream's retries."""
+    ok, reason = check_token(config)
+    if not ok:
+        unreachable = reason is not None and reason.startswith(UNREACHABLE)
+        raise AirbyteTracedException(
+            message=mask_token(reason or "", config.get("api_token") or ""),
+            failure_type=FailureType.transient_error if unreachable else FailureType.config_error,
+        )
+
+
 def check_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
     """Asks Kustomer whether the API key is valid, whatever its roles; returns (ok, reason for the user)."""
+    ok, reason, _token = read_token(config)
+    return ok, reason
+
+
+def read_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str], Dict[str, Any]]:
+    """`check_token`, plus the token's attributes (its `roles`, where Kustomer lists them) when it is valid."""
     url = config["api_url"] + TOKEN_CHECK_PATH
     try:
         response = requests.get(
@@ -157,22 +188,56 @@ def check_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
             timeout=CHECK_TIMEOUT,
         )
     except requests.exceptions.RequestException as error:
-        return False, f"{UNREACHABLE} {config['api_url']} ({type(error).__name__}). Check `api_url` and the network."
+        return False, f"{UNREACHABLE} {config['api_url']} ({type(error).__name__}). Check `api_url` and the network.", {}
     if response.status_code == 200:
         try:
-            response.json()["data"]
+            data = response.json()["data"]
         except (ValueError, KeyError, TypeError):
-            return False, f"{config['api_url']} answered {TOKEN_CHECK_PATH} with something that is not Kustomer's API. Check `api_url`."
-        return True, None
+            return False, f"{config['api_url']} answered {TOKEN_CHECK_PATH} with something that is not Kustomer's API. Check `api_url`.", {}
+        attributes = data.get("attributes") if isinstance(data, dict) else None
+        return True, None, attributes if isinstance(attributes, dict) else {}
     reason = kustomer_reason(response)
     if response.status_code == 401:
         return False, (
             f"Kustomer rejected the API token (HTTP 401): {reason}. Check `api_token`, and that `api_url` is your org's region "
             "(US https://api.kustomerapp.com, EU https://api.prod2.kustomerapp.com, India https://api.prod4.kustomerapp.com)."
-        )
+        ), {}
     if response.status_code == 403:
-        return False, f"The API key is not allowed to read its own token (HTTP 403): {reason}."
-    return False, f"Kustomer answered HTTP {response.status_code} to {TOKEN_CHECK_PATH}: {reason}."
+        return False, f"The API key is not allowed to read its own token (HTTP 403): {reason}.", {}
+    return False, f"Kustomer answered HTTP {response.status_code} to {TOKEN_CHECK_PATH}: {reason}.", {}
+
+
+def search_stream_names(manifest: Mapping[str, Any]) -> List[str]:
+    """The streams read through Kustomer's search API (those with a `query_context`), in the manifest's order."""
+    streams = (manifest.get("definitions") or {}).get("streams") or {}
+    return [name for name, stream in streams.items() if "query_context" in (stream.get("$parameters") or {})]
+
+
+def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str]) -> Optional[str]:
+    """Why the key cannot search, for the user; None if it can.
+
+    The token's own `roles` answer without a request. Where Kustomer does not list them, one search of a single
+    record asks instead: only a refusal (401 or 403) fails the check; anything else is left to the sync.
+    """
+    needs = (
+        f"The API key lacks the role {SEARCH_ROLE}, which the search-backed streams need: {', '.join(streams)}. "
+        "Give the key that role in Kustomer (Settings > Security > API Keys), or sync only the other streams."
+    )
+    if isinstance(roles, list):
+        return None if SEARCH_ROLE in roles else needs
+    try:
+        response = requests.post(
+            config["api_url"] + SEARCH_PATH,
+            params={"page": 1, "pageSize": 1},
+            json={"queryContext": "customer", "and": [{"customer_updated_at": {"gte": config["start_date"]}}]},
+            headers={"Authorization": f"Bearer {config['api_token']}", "Accept": "application/json"},
+            timeout=CHECK_TIMEOUT,
+        )
+    except requests.exceptions.RequestException:
+        return None
+    if response.status_code in (401, 403):
+        return f"{needs} Kustomer refused a search (HTTP {response.status_code}): {kustomer_reason(response)}."
+    return None
 
 
 def kustomer_reason(response: requests.Response) -> str:

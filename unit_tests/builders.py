@@ -34,6 +34,11 @@ LIST_PATHS = {
 }
 LIST_MAX_PAGE = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100}
 METADATA_OBJECTS = ("customer", "conversation", "message", "company")
+# The roles of a key that may read every stream (the token document's `attributes.roles`).
+ALL_ROLES = [
+    f"org.permission.{resource}.read"
+    for resource in ("customer", "conversation", "message", "note", "kobject", "company", "user", "team", "tag", "shortcut", "sla", "klass", "metadata", "search")
+]
 
 
 class ConfigBuilder:
@@ -87,6 +92,14 @@ def klass(klass_id: str, name: str, properties: Mapping[str, Any], updated_at: s
     return kustomer_object("klass", klass_id, updated_at, {"name": name, "displayName": name.title(), "metadata": {"properties": dict(properties)}})
 
 
+def token_document(roles: Optional[List[str]]) -> Dict[str, Any]:
+    """`GET /v1/auth/tokens/current`'s answer; roles None leaves the `roles` attribute out."""
+    attributes: Dict[str, Any] = {"name": "unit test key"}
+    if roles is not None:
+        attributes["roles"] = list(roles)
+    return {"data": {"type": "token", "id": "t1", "attributes": attributes}}
+
+
 def kustomer_error(status: int, detail: str) -> Dict[str, Any]:
     return {"errors": [{"status": status, "code": "error", "title": "Error", "detail": detail}]}
 
@@ -120,7 +133,7 @@ class FakeKustomer:
         self.mocker.post(f"{self.api_url}/v1/customers/search", json=self._search)
         for stream, path in LIST_PATHS.items():
             self.mocker.get(f"{self.api_url}{path}", json=self._lister(stream, path))
-        self.mocker.get(f"{self.api_url}/v1/auth/tokens/current", json={"data": {"type": "token", "id": "t1", "attributes": {"roles": []}}})
+        self.mocker.get(f"{self.api_url}/v1/auth/tokens/current", json=token_document(ALL_ROLES))
         for object_type in METADATA_OBJECTS:
             self.mocker.get(f"{self.api_url}/v1/metadata/{object_type}", json=self._metadata(object_type))
 

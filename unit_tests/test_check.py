@@ -12,7 +12,7 @@ from airbyte_cdk.models import Status
 
 from source_kustomer.run import run
 from source_kustomer.source import SourceKustomer
-from unit_tests.builders import API_URL, TOKEN, ConfigBuilder, kustomer_error, kustomer_object
+from unit_tests.builders import ALL_ROLES, API_URL, TOKEN, ConfigBuilder, kustomer_error, kustomer_object, token_document
 
 TOKEN_PATH = "/v1/auth/tokens/current"
 WRONG_REGION = "Auth token associated with pod prod2 but request is being handled by prod1"
@@ -153,3 +153,73 @@ def test_check_on_a_source_built_without_config_uses_the_config_it_is_given(kust
 
     assert status.status == Status.SUCCEEDED, status.message
     assert paths(kustomer) == [TOKEN_PATH, "/v1/users"]
+
+
+# --- what the key may read ------------------------------------------------------------------------------------------
+
+SEARCH_ROLE = "org.permission.search.read"
+SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects", "companies"]
+
+
+def given_roles(kustomer, roles) -> None:  # type: ignore[no-untyped-def]
+    kustomer.mocker.get(API_URL + TOKEN_PATH, json=token_document(roles))
+
+
+def test_given_a_key_without_the_search_role_then_check_fails_naming_the_role_and_the_streams_that_need_it(kustomer, tmp_path, capfd):
+    given_roles(kustomer, [role for role in ALL_ROLES if role != SEARCH_ROLE])
+
+    status = check(tmp_path, capfd, ConfigBuilder().build())
+
+    assert status["status"] == "FAILED"
+    assert SEARCH_ROLE in status["message"]
+    assert "customers, conversations, messages, notes, kobjects, companies" in status["message"]
+    assert paths(kustomer) == [TOKEN_PATH]  # the token's own roles answered: no search spent
+
+
+def test_given_a_key_without_the_optional_metadata_and_audit_roles_then_check_succeeds_without_extra_requests(kustomer, tmp_path, capfd):
+    given_roles(kustomer, [role for role in ALL_ROLES if role not in ("org.permission.metadata.read", "org.permission.audit_logs.read")])
+
+    status = check(tmp_path, capfd, ConfigBuilder().build())
+
+    assert status["status"] == "SUCCEEDED" and not status.get("message")
+    assert paths(kustomer) == [TOKEN_PATH, "/v1/users"]
+
+
+def test_given_a_key_with_every_role_then_check_succeeds_with_two_requests_and_no_message(kustomer, tmp_path, capfd):
+    given_roles(kustomer, ALL_ROLES + ["org.permission.audit_logs.read"])
+
+    status = check(tmp_path, capfd, ConfigBuilder().build())
+
+    assert status["status"] == "SUCCEEDED" and not status.get("message")
+    assert paths(kustomer) == [TOKEN_PATH, "/v1/users"]
+
+
+def test_given_kustomer_lists_no_roles_and_refuses_a_search_then_check_fails_naming_the_role_and_kustomers_reason(kustomer, tmp_path, capfd):
+    given_roles(kustomer, None)
+    kustomer.mocker.post(API_URL + "/v1/customers/search", status_code=403, json=kustomer_error(403, "Missing required role org.permission.search.read"))
+
+    status = check(tmp_path, capfd, ConfigBuilder().build())
+
+    assert status["status"] == "FAILED"
+    assert SEARCH_ROLE in status["message"] and "HTTP 403" in status["message"] and "Missing required role" in status["message"]
+    assert "customers, conversations" in status["message"]
+    assert paths(kustomer) == [TOKEN_PATH, "/v1/customers/search"]
+
+
+def test_given_kustomer_lists_no_roles_then_one_search_of_one_record_probes_the_role(kustomer, tmp_path, capfd):
+    given_roles(kustomer, None)
+
+    status = check(tmp_path, capfd, ConfigBuilder().build())
+
+    assert status["status"] == "SUCCEEDED"
+    assert paths(kustomer) == [TOKEN_PATH, "/v1/customers/search", "/v1/users"]
+    (probe,) = kustomer.search_requests
+    assert probe["page_size"] == 1 and probe["body"]["queryContext"] == "customer"
+
+
+@pytest.mark.parametrize("answer", [{"status_code": 429, "json": kustomer_error(429, "Rate limit exceeded")}, {"status_code": 503, "json": {}}])
+def test_given_a_role_probe_that_is_not_refused_then_check_leaves_it_to_the_sync(kustomer, tmp_path, capfd, answer):
+    given_roles(kustomer, None)
+    kustomer.mocker.post(API_URL + "/v1/customers/search", **answer)
+
+    assert check(tmp_path, capfd, ConfigBuilder().build())["status"] == "SUCCEEDED"

@@ -219,6 +219,41 @@ def test_num_workers_defaults_to_3():
     assert normalize_config(ConfigBuilder().build())["num_workers"] == 3
 
 
+# --- rate_limit_share -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("share", [10, 50, 80, 100])
+def test_rate_limit_share_from_10_to_100_percent_is_accepted(share):
+    assert normalize_config(ConfigBuilder().set("rate_limit_share", share).build())["rate_limit_share"] == share
+
+
+@pytest.mark.parametrize("share", [None, ""])
+def test_rate_limit_share_left_empty_is_80_percent(share):
+    assert normalize_config(ConfigBuilder().set("rate_limit_share", share).build())["rate_limit_share"] == 80
+    assert normalize_config(ConfigBuilder().without("rate_limit_share").build())["rate_limit_share"] == 80
+
+
+@pytest.mark.parametrize(
+    "share,says",
+    [
+        (9, "from 10 to 100 (percent), got 9"),
+        (0, "from 10 to 100 (percent), got 0"),
+        (101, "from 10 to 100 (percent), got 101"),
+        (-50, "from 10 to 100 (percent), got -50"),
+        (50.5, "a whole number from 10 to 100 (percent), got 50.5"),
+        (80.0, "a whole number from 10 to 100 (percent), got 80.0"),
+        ("80", "a whole number from 10 to 100 (percent), got '80'"),
+        ("80%", "a whole number from 10 to 100 (percent), got '80%'"),
+        (True, "a whole number from 10 to 100 (percent), got True"),
+        (False, "a whole number from 10 to 100 (percent), got False"),
+    ],
+)
+def test_rate_limit_share_outside_10_to_100_or_not_a_whole_number_is_refused_naming_the_field(share, says):
+    message = refusal(ConfigBuilder().set("rate_limit_share", share).build())
+
+    assert f"`rate_limit_share` must be {says}" in message, message
+
+
 # --- the refusal as a whole -----------------------------------------------------------------------------------------
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+import requests
 
 from airbyte_cdk.models import AirbyteStateMessageSerializer, ConfiguredAirbyteCatalogSerializer, SyncMode
 from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import run as run_module
 from source_kustomer.config import normalize_config
@@ -178,6 +180,34 @@ def test_a_config_with_an_invalid_field_gives_a_trace_naming_the_field_and_exit_
     (error,) = errors(messages)
     assert "`api_url`" in error["message"] and error["failure_type"] == "config_error"
     assert kustomer.mocker.request_history == []
+
+
+@pytest.mark.parametrize(
+    "answer,says,failure_type",
+    [
+        ({"exc": requests.exceptions.ConnectionError}, "Could not reach Kustomer at https://api.kustomerapp.com", "transient_error"),
+        ({"status_code": 200, "text": "<html>Welcome to nginx</html>"}, "is not Kustomer's API. Check `api_url`", "config_error"),
+        ({"status_code": 401, "json": {"errors": [{"detail": "Invalid API key"}]}}, "Kustomer rejected the API token (HTTP 401)", "config_error"),
+    ],
+)
+def test_discover_fails_at_once_with_the_checks_reason_when_kustomer_does_not_answer_as_kustomer(cli, kustomer, answer, says, failure_type):
+    kustomer.mocker.get("https://api.kustomerapp.com/v1/auth/tokens/current", **answer)
+
+    # In-process the failure propagates; the console script's exception hook prints it as an error trace
+    # (integration_tests/test_resilience.py runs that).
+    with pytest.raises(AirbyteTracedException) as raised:
+        run(["discover", "--config", cli.config()])
+
+    assert says in raised.value.message and raised.value.failure_type.value == failure_type
+    assert "CATALOG" not in cli.capfd.readouterr().out
+    assert [r.path for r in kustomer.mocker.request_history] == ["/v1/auth/tokens/current"]  # no metadata retries
+
+
+def test_discover_asks_for_the_token_once_before_the_schemas(cli, kustomer):
+    messages = cli.run("discover", "--config", cli.config())
+
+    assert len(of_type(messages, "CATALOG")) == 1
+    assert kustomer.mocker.request_history[0].path == "/v1/auth/tokens/current"
 
 
 @pytest.mark.parametrize("content", ["{'api_token': 'not json'}", None])

@@ -27,6 +27,14 @@ WRONG_REGION_TOKEN = "wrong-region-token"
 NO_ROLES_TOKEN = "no-roles-token"
 NO_METADATA_TOKEN = "no-metadata-token"
 NO_AUDIT_TOKEN = "no-audit-token"
+# Every role but org.permission.search.read; the second one's token document does not list its roles at all.
+NO_SEARCH_TOKEN = "no-search-role-token"
+NO_SEARCH_UNLISTED_TOKEN = "no-search-role-unlisted-token"
+# Another integration of the same org, with every role: it draws from the same rate-limit budgets.
+SECOND_CLIENT_TOKEN = "second-client-token"
+# What the per-window statistics call each client (never the token itself).
+CLIENT_NAMES = {NO_ROLES_TOKEN: "no-roles", NO_METADATA_TOKEN: "no-metadata", NO_AUDIT_TOKEN: "no-audit", NO_SEARCH_TOKEN: "no-search-role",
+                NO_SEARCH_UNLISTED_TOKEN: "no-search-role-unlisted", SECOND_CLIENT_TOKEN: "second-client"}
 
 LIST_MAX_PAGE_SIZE = {
     "users": 500,
@@ -386,6 +394,8 @@ FAULT_KINDS = ("status", "drop", "latency", "invalid_json", "truncated", "rate_l
 
 
 class _Bucket:
+    """One budget of the org (search or general) in the current window: every token of the org draws from it."""
+
     __slots__ = ("window", "count")
 
     def __init__(self) -> None:
@@ -752,7 +762,9 @@ class KustomerEmulator:
 
     @staticmethod
     def _empty_stats() -> dict:
-        return {"requests": 0, "by_endpoint": {}, "status_counts": {}, "rate_limited": 0, "faults_applied": 0}
+        # windows: {"search" | "general": {window number: {client: {"allowed": n, "refused": n}}}} while limited
+        return {"requests": 0, "by_endpoint": {}, "status_counts": {}, "rate_limited": 0, "faults_applied": 0,
+                "windows": {"search": {}, "general": {}}}
 
     def _configure(self, changes: dict) -> dict:
         allowed = {"rate_limit", "search_rate_limit", "window_seconds", "latency_ms", "reset_header_mode",
@@ -864,7 +876,9 @@ class KustomerEmulator:
         return [("x-ratelimit-limit", str(limit)), ("x-ratelimit-remaining", str(remaining)),
                 ("x-ratelimit-reset", str(reset))]
 
-    def _draw(self, bucket: str) -> tuple[bool, list[tuple[str, str]]]:
+    def _draw(self, bucket: str, client: str = "default") -> tuple[bool, list[tuple[str, str]]]:
+        """One request of `client` against the org's `bucket`; per window and client, counts what was allowed and
+        refused (stats `windows`)."""
         limit = self.config["rate_limit" if bucket == "general" else "search_rate_limit"]
         if limit is None:
             return True, []
@@ -881,6 +895,9 @@ class KustomerEmulator:
             remaining = max(0, limit - b.count)
             if not allowed:
                 self._stats["rate_limited"] += 1
+            per_client = self._stats["windows"][bucket].setdefault(str(window), {})
+            counts = per_client.setdefault(client, {"allowed": 0, "refused": 0})
+            counts["allowed" if allowed else "refused"] += 1
         return allowed, self._headers(limit, remaining, window, ws, now)
 
     def _control(self, method: str, path: str, query: dict, body: bytes) -> tuple[int, bytes]:
@@ -958,6 +975,12 @@ class KustomerEmulator:
             if resource == "audit_logs":
                 raise ApiError(403, f"Missing required role org.permission.{resource}.read")
             return token
+        if token in (NO_SEARCH_TOKEN, NO_SEARCH_UNLISTED_TOKEN):
+            if resource == "search":
+                raise ApiError(403, "Missing required role org.permission.search.read")
+            return token
+        if token == SECOND_CLIENT_TOKEN:
+            return token
         if token is None or token != self.token:
             raise ApiError(401, "Invalid or missing API token")
         return token
@@ -971,7 +994,7 @@ class KustomerEmulator:
             token = self._auth(auth, method, path, resource)
         except ApiError as e:
             return e.status, error_body(e.status, e.detail), []
-        allowed, headers = self._draw("search" if is_search else "general")
+        allowed, headers = self._draw("search" if is_search else "general", CLIENT_NAMES.get(token, "default"))
         if not allowed:
             return 429, RATE_LIMIT_BODY, headers
         try:
@@ -1028,17 +1051,18 @@ class KustomerEmulator:
             roles = [r for r in ALL_ROLES if r not in ("org.permission.metadata.read", "org.permission.klass.read")]
         elif token == NO_AUDIT_TOKEN:
             roles = [r for r in ALL_ROLES if r != "org.permission.audit_logs.read"]
+        elif token in (NO_SEARCH_TOKEN, NO_SEARCH_UNLISTED_TOKEN):
+            roles = [r for r in ALL_ROLES if r != "org.permission.search.read"]
         else:
             roles = ALL_ROLES
+        attributes: dict[str, Any] = {"name": "emulator key", "roles": roles, "orgName": D.ORG_NAME,
+                                      "createdAt": "2024-01-15T09:30:00.000Z"}
+        if token == NO_SEARCH_UNLISTED_TOKEN:
+            del attributes["roles"]
         return D.dumps({"data": {
             "type": "token",
             "id": "5f0c3b2a1d4e5f6a7b8c9d0e",
-            "attributes": {
-                "name": "emulator key",
-                "roles": roles,
-                "orgName": D.ORG_NAME,
-                "createdAt": "2024-01-15T09:30:00.000Z",
-            },
+            "attributes": attributes,
             "relationships": {"org": D.ORG_REL},
         }})
 
