@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple, Union
+from urllib.parse import quote
 
 import orjson
 import requests
@@ -19,7 +20,9 @@ from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
+from airbyte_cdk.sources.declarative.partition_routers.single_partition_router import SinglePartitionRouter
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
+from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.streams.call_rate import FixedWindowCallRatePolicy, HttpAPIBudget
@@ -417,25 +420,95 @@ def custom_attribute_schema(name: str) -> Dict[str, Any]:
     return {}
 
 
-def properties_by_klass(body: Any) -> List[Tuple[Optional[str], Mapping[str, Any]]]:
-    """(klass name or None, {attribute name: definition}) pairs of a metadata or klasses response.
+def metadata_properties(body: Any) -> Mapping[str, Any]:
+    """{attribute name: definition} of a `GET /v1/metadata/<object type>` answer.
 
-    `GET /v1/metadata/<object>` answers one object with `attributes.properties`; `GET /v1/klasses` answers a list
-    of klasses, each with `attributes.metadata.properties`. Source of the shape: Kustomer's "Get custom attribute
-    metadata" endpoint (developer.kustomer.com; the OpenAPI mirror on api-docs.integration.app gives
-    `data.attributes.properties.<name>` with `type`, `displayName`, `enumeration`); the klass form is assumed alike.
+    Source of the shape: Kustomer's API reference (the OpenAPI-generated client LarisLab/kustomer-client,
+    `src/api/types.gen.ts`) and its "Get custom attribute metadata" endpoint: `data.attributes.properties.<name>`
+    with `type`, `displayName`, `enumeration`, ... The same endpoint answers `kobject.<klass name>` for a klass.
     """
     data = body.get("data") if isinstance(body, dict) else None
-    if isinstance(data, dict):
-        properties = (data.get("attributes") or {}).get("properties") or {}
-        return [(None, properties)] if isinstance(properties, dict) else []
-    pairs = []
-    for klass in data if isinstance(data, list) else []:
-        attributes = (klass or {}).get("attributes") or {}
-        properties = (attributes.get("metadata") or {}).get("properties") or {}
-        if isinstance(properties, dict):
-            pairs.append((attributes.get("name") or klass.get("id"), properties))
-    return pairs
+    properties = ((data.get("attributes") or {}).get("properties") or {}) if isinstance(data, dict) else {}
+    return properties if isinstance(properties, dict) else {}
+
+
+KLASSES_PATH = "/v1/klasses"
+METADATA_PAGE_SIZE = 100  # the most /v1/klasses and /v1/metadata answer in one page
+_NOT_LETTER_OR_DIGIT = re.compile(r"[^a-z0-9]+")
+
+
+def klass_stream_name(klass_name: Any) -> Optional[str]:
+    """`kobjects_` + the klass name lower-cased, each run of characters other than a-z and 0-9 replaced by `_`.
+
+    `Ecomm-Order` -> `kobjects_ecomm_order`. None when the name has no letter or digit to make a name of.
+    """
+    if not isinstance(klass_name, str):
+        return None
+    slug = _NOT_LETTER_OR_DIGIT.sub("_", klass_name.lower())
+    return "kobjects_" + slug if slug.strip("_") else None
+
+
+def metadata_path(object_type: str) -> str:
+    """`/v1/metadata/<object type>`; a klass's name (`kobject.<name>`) is percent-encoded as a path segment."""
+    return "/v1/metadata/" + quote(object_type, safe="")
+
+
+def send_pages(requester: Requester, path: str) -> Iterator[requests.Response]:
+    """Every page of a Kustomer list (`links.next` says whether another follows); stops at a 403 or 404 answer.
+
+    The requester's error handler lets 403 and 404 through (IGNORE): the caller decides what they mean.
+    """
+    page = 1
+    while True:
+        response = requester.send_request(
+            stream_slice=StreamSlice(partition={"path": path}, cursor_slice={}),
+            request_params={"page": page, "pageSize": METADATA_PAGE_SIZE},
+        )
+        if response is None:
+            return
+        yield response
+        body = page_body(response)
+        if response.status_code != 200 or not isinstance(body, dict) or not (body.get("links") or {}).get("next"):
+            return
+        page += 1
+
+
+def refusal(response: Optional[requests.Response]) -> Optional[str]:
+    """`HTTP 403: <Kustomer's reason>` for a 403 or 404 answer (or no answer), else None."""
+    if response is None:
+        return "no answer"
+    if response.status_code in (403, 404):
+        body = page_body(response)
+        errors = (body.get("errors") if isinstance(body, dict) else None) or [{}]
+        first = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
+        reason = first.get("detail") or first.get("message") or first.get("title") or response.reason or "no reason given"
+        return f"HTTP {response.status_code}: {reason}"
+    return None
+
+
+def klasses(requester: Requester) -> Tuple[List[Mapping[str, Any]], Optional[str]]:
+    """The org's klasses (`attributes` of every page of `GET /v1/klasses`), and why they could not be read, if so."""
+    found: List[Mapping[str, Any]] = []
+    for response in send_pages(requester, KLASSES_PATH):
+        refused = refusal(response)
+        if refused:
+            return found, refused
+        body = page_body(response)
+        for klass in (body.get("data") if isinstance(body, dict) else None) or []:
+            if isinstance(klass, dict):
+                found.append({**(klass.get("attributes") or {}), "id": klass.get("id")})
+    return found, None
+
+
+def klass_metadata(requester: Requester, object_type: str) -> Tuple[Mapping[str, Any], Optional[str]]:
+    """{attribute name: definition} of one object type's metadata (`kobject.<klass>` for a klass), and any refusal."""
+    properties: Dict[str, Any] = {}
+    for response in send_pages(requester, metadata_path(object_type)):
+        refused = refusal(response)
+        if refused:
+            return properties, refused
+        properties.update(metadata_properties(page_body(response)))
+    return properties, None
 
 
 @dataclass
@@ -443,9 +516,12 @@ class CustomAttributesSchemaLoader(SchemaLoader):
     """The stream's static schema plus the org's own custom attributes as typed properties of `custom`.
 
     No built-in does this: `DynamicSchemaLoader` builds top-level properties only and `CompositeSchemaLoader`
-    merges top-level properties, while Kustomer's custom attributes live inside `custom`. The metadata is read
-    once per stream (the CDK caches schemas). Without the metadata role (403, which the requester's error handler
-    lets through), the static schema stands and a warning names the role that would type the custom fields.
+    merges top-level properties, while Kustomer's custom attributes live inside `custom`. `object_type` names the
+    metadata read: `customer`, `conversation`, `message`, `company`, one klass (`kobject.<klass name>`), or
+    `kobject` for the union of every klass's attributes (every page of `GET /v1/klasses`, then
+    `GET /v1/metadata/kobject.<klass name>` for each). The metadata is read once per stream (the CDK caches
+    schemas). A 403 or 404 (which the requester's error handler lets through) leaves `custom` open, with a warning
+    that names the role that would type the custom fields.
     """
 
     base: SchemaLoader
@@ -460,33 +536,42 @@ class CustomAttributesSchemaLoader(SchemaLoader):
             "custom", {"type": ["null", "object"], "additionalProperties": True, "properties": {}}
         )
         custom_properties = custom.setdefault("properties", {})
-        for body in self._metadata_pages():
-            for _klass, properties in properties_by_klass(body):
-                for name in properties:
-                    custom_properties.setdefault(snake_case(name), custom_attribute_schema(name))
+        for name in self._attribute_names():
+            custom_properties.setdefault(snake_case(name), custom_attribute_schema(name))
         return schema
 
-    def _metadata_pages(self) -> Iterable[Any]:
-        page = 1
-        while True:
-            response = self.requester.send_request(request_params={"page": page, "pageSize": 100})
-            if response is None or response.status_code == 403:
-                LOGGER.warning(
-                    f"The API key may not read Kustomer's {self.object_type or 'custom attribute'} metadata (HTTP 403): "
-                    "`custom` is published as an open object. Give the key the org.permission.metadata.read role to get "
-                    "each custom attribute as a typed column."
-                )
-                return
-            body = page_body(response)
-            yield body
-            if not isinstance(body, dict) or not (body.get("links") or {}).get("next"):
-                return
-            page += 1
+    def _attribute_names(self) -> List[str]:
+        if self.object_type != "kobject":
+            return list(self._metadata(self.object_type))
+        found, refused = klasses(self.requester)
+        if refused:
+            self._warn(f"the org's klasses ({KLASSES_PATH}, {refused})", "org.permission.klass.read")
+        names: List[str] = []
+        for klass in found:
+            if isinstance(klass.get("name"), str):
+                names.extend(self._metadata("kobject." + klass["name"]))
+        return names
+
+    def _metadata(self, object_type: str) -> Mapping[str, Any]:
+        properties, refused = klass_metadata(self.requester, object_type)
+        if refused:
+            self._warn(f"the {object_type} metadata ({metadata_path(object_type)}, {refused})", "org.permission.metadata.read")
+        return properties
+
+    def _warn(self, what: str, role: str) -> None:
+        stream = f"{self._stream_name}: " if self._stream_name else ""
+        LOGGER.warning(
+            f"{stream}Kustomer did not answer {what}: custom attributes from it are not typed and `custom` stays an open "
+            f"object. Give the API key the {role} role to get each custom attribute as a typed column."
+        )
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stream_name = str((parameters or {}).get("name") or "")
 
 
 @dataclass
 class CustomAttributesExtractor(RecordExtractor):
-    """One record per custom attribute of a metadata or klasses response (the `custom_attributes` stream).
+    """One record per custom attribute of a metadata response (the `custom_attributes` stream).
 
     `DpathExtractor` can only return the `properties` object whole; this turns its entries into rows, with the
     column name the attribute gets in records and the JSON type the connector publishes for it.
@@ -496,15 +581,84 @@ class CustomAttributesExtractor(RecordExtractor):
     parameters: InitVar[Mapping[str, Any]]
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        for klass, properties in properties_by_klass(page_body(response)):
-            for name, definition in properties.items():
-                row = snake_case_keys(dict(definition)) if isinstance(definition, dict) else {}
-                schema_type = custom_attribute_schema(name)
-                row.update(
-                    name=name,
-                    klass=klass,
-                    column=snake_case(name),
-                    json_type=next((t for t in schema_type.get("type", []) if t != "null"), None),
-                    json_format=schema_type.get("format"),
+        for name, definition in metadata_properties(page_body(response)).items():
+            row = snake_case_keys(dict(definition)) if isinstance(definition, dict) else {}
+            schema_type = custom_attribute_schema(name)
+            row.update(
+                name=name,
+                column=snake_case(name),
+                json_type=next((t for t in schema_type.get("type", []) if t != "null"), None),
+                json_format=schema_type.get("format"),
+            )
+            yield row
+
+
+@dataclass
+class MetadataPartitionRouter(SinglePartitionRouter):
+    """One partition per metadata document: each of `object_types`, then `kobject.<klass name>` for every klass.
+
+    `ListPartitionRouter` takes a fixed list and `SubstreamPartitionRouter` only a parent stream's records; the
+    partitions here are both, a fixed list followed by one per klass read from every page of `GET /v1/klasses`.
+    Each partition carries `object_type` (`kobject` for a klass), `klass` (the klass name or None) and `path`.
+    """
+
+    requester: Requester = None  # type: ignore[assignment]
+    config: Config = field(default_factory=dict)
+    object_types: List[str] = field(default_factory=list)
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        for object_type in self.object_types:
+            yield StreamSlice(partition={"object_type": object_type, "klass": None, "path": metadata_path(object_type)}, cursor_slice={})
+        found, refused = klasses(self.requester)
+        if refused:
+            raise AirbyteTracedException(
+                message=(
+                    f"custom_attributes: Kustomer refused to list the org's klasses ({KLASSES_PATH}, {refused}). "
+                    "Give the API key the org.permission.klass.read role."
+                ),
+                failure_type=FailureType.config_error,
+            )
+        for klass in found:
+            name = klass.get("name")
+            if isinstance(name, str) and name:
+                yield StreamSlice(partition={"object_type": "kobject", "klass": name, "path": metadata_path("kobject." + name)}, cursor_slice={})
+
+
+@dataclass
+class KlassStreamsRetriever(Retriever):
+    """The org's klasses as `HttpComponentsResolver` needs them for one stream per klass: `{name, stream_name}`.
+
+    Reads every page of `GET /v1/klasses` and names each klass's stream (`klass_stream_name`). The resolver's
+    mappings cannot drop a record or compare records, and the CDK fails the whole discover on two streams of one
+    name; this drops, with a warning, a klass whose name makes no stream name and every klass after the first
+    whose name makes the same stream name. A 403 or 404 on the klasses (let through by the requester's error
+    handler) gives no per-klass streams and a warning naming the role; an org without klasses gives none, silently.
+    """
+
+    requester: Requester
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Mapping[str, Any]]:
+        found, refused = klasses(self.requester)
+        if refused:
+            LOGGER.warning(
+                f"Kustomer did not list the org's klasses ({KLASSES_PATH}, {refused}): no kobjects_<klass> streams. "
+                "Give the API key the org.permission.klass.read role to get one stream per klass."
+            )
+        taken: Dict[str, str] = {}
+        for klass in found:
+            name = klass.get("name")
+            stream_name = klass_stream_name(name)
+            if stream_name is None:
+                LOGGER.warning(f"Klass {name!r} (id {klass.get('id')}) has no letter or digit to name a stream after: it gets no kobjects_<klass> stream (its objects are in `kobjects`).")
+                continue
+            if stream_name in taken:
+                LOGGER.warning(
+                    f"Klasses {taken[stream_name]!r} and {name!r} both make the stream name {stream_name}: it reads {taken[stream_name]!r}; "
+                    f"{name!r} gets no stream of its own (its objects are in `kobjects`)."
                 )
-                yield row
+                continue
+            taken[stream_name] = name
+            yield {"name": name, "stream_name": stream_name}
+

@@ -234,11 +234,12 @@ class SearchRecordExtractor(KustomerDataExtractor):
         }
         while True:
             response = self.audit_requester.send_request(request_params=params)  # type: ignore[union-attr]
-            if response is None or response.status_code == 403:
+            if response is None or response.status_code != 200:  # 403 or 404, let through by the error handler
                 if WARNED.first(f"audit:{self._stream}"):
+                    status = "no answer" if response is None else f"HTTP {response.status_code}"
                     LOGGER.warning(
                         f"{self._stream}: objects deleted permanently since the last sync are not marked deleted: the API "
-                        f"key may not read Kustomer's audit log (HTTP 403). Give the key the {AUDIT_ROLE} role to get a "
+                        f"key may not read Kustomer's audit log ({status}). Give the key the {AUDIT_ROLE} role to get a "
                         "tombstone record (`_ab_cdc_deleted_at` set) for each of them."
                     )
                 return

@@ -42,6 +42,9 @@ STREAMS = (
     "shortcuts",
     "slas",
     "klasses",
+    "brands",
+    "schedules",
+    "satisfaction",
 )
 
 DEFAULT_COUNTS: dict[str, int] = {
@@ -57,6 +60,9 @@ DEFAULT_COUNTS: dict[str, int] = {
     "shortcuts": 120,
     "slas": 5,
     "klasses": 4,
+    "brands": 3,
+    "schedules": 4,
+    "satisfaction": 3,
 }
 
 # JSON:API "type" of each stream's objects and the path of its self links.
@@ -73,6 +79,9 @@ OBJECT_TYPE = {
     "shortcuts": "shortcut",
     "slas": "sla",
     "klasses": "klass",
+    "brands": "brand",
+    "schedules": "schedule",
+    "satisfaction": "satisfaction",
 }
 SELF_PATH = {s: "/v1/" + s for s in STREAMS}
 
@@ -90,7 +99,7 @@ RANGE_START_MS = calendar.timegm((2025, 1, 1, 0, 0, 0)) * 1000
 RANGE_END_MS = calendar.timegm((2026, 10, 31, 23, 59, 59)) * 1000 + 999
 TIE_UPDATED_AT = "2025-11-30T12:34:56.789Z"
 
-KLASS_NAMES = ("order", "return", "survey_response", "subscription", "warranty_claim", "shipment")
+KLASS_NAMES = ("order", "return", "Survey-Response", "subscription", "warranty_claim", "shipment")
 
 # ---------------------------------------------------------------------------------------------------------
 # time helpers (fast ISO formatting with a per-day prefix cache)
@@ -418,7 +427,7 @@ KLASS_CUSTOM: dict[str, list[CustomSpec]] = {
         ("labelUrl", "url", "https://labels.example.com/", {}),
         ("inspectionNotesTxt", "txt", None, {}),
     ],
-    "survey_response": [
+    "Survey-Response": [
         ("scoreNum", "int", (0, 10), {}),
         ("commentTxt", "txt", None, {}),
         ("delightedLinkStr", "url_str", "https://delighted.example.com/r/", {}),
@@ -453,7 +462,7 @@ KLASS_CUSTOM: dict[str, list[CustomSpec]] = {
 KLASS_META = {
     "order": ("Order", "basket", "#64943E", "E-commerce orders synced from the storefront."),
     "return": ("Return", "cash-refund", "#e53935", "Return merchandise authorisations."),
-    "survey_response": ("Survey Response", "star", "#fdd835", "NPS and CSAT survey responses."),
+    "Survey-Response": ("Survey Response", "star", "#fdd835", "NPS and CSAT survey responses."),
     "subscription": ("Subscription", "receipt", "#3949ab", "Recurring service subscriptions."),
     "warranty_claim": ("Warranty Claim", "clipboard-text", "#8e24aa", "Hardware warranty claims."),
     "shipment": ("Shipment", "truck", "#039be5", "Outbound shipments and tracking."),
@@ -787,7 +796,7 @@ class DataGenerator:
         can be built in worker processes (fork) with the same result as a serial run.
         """
         order = ["users", "teams", "tags", "klasses", "slas", "shortcuts", "companies", "customers",
-                 "kobjects", "conversations", "messages", "notes"]
+                 "kobjects", "conversations", "messages", "notes", "brands", "schedules", "satisfaction"]
         out: dict[str, list[Record]] = {}
         # users reference teams and teams reference users: draw team ids first.
         self._prepare_team_ids()
@@ -967,7 +976,6 @@ class DataGenerator:
                 "color": color,
                 "description": desc,
                 "status": "enabled",
-                "metadata": {"properties": metadata_properties(KLASS_CUSTOM[base])},
                 "createdAt": iso_ms(created),
                 "updatedAt": iso_ms(updated),
                 "modifiedAt": iso_ms(updated),
@@ -1011,6 +1019,96 @@ class DataGenerator:
             }
             rels = {"org": ORG_REL, "createdBy": self._user_rel(c), "modifiedBy": self._user_rel(c)}
             recs.append(self._finish("slas", "sla", id_, attrs, rels))
+        return recs
+
+    def _gen_brands(self) -> list[Record]:
+        """GET /v1/brands (shape: Kustomer's API reference, GetBrandsResponses): the first brand is the default."""
+        c = _Ctx(self.seed, "brands")
+        names = ["Acme Locks", "Acme Home 🏠", "Acmé Europe", "Acme Pro"]
+        recs = []
+        for i in range(self.counts["brands"]):
+            created, updated = self._simple_times(c)
+            id_ = make_id(created, "brands", i, c.ri(0, 0xFFFF))
+            self.ids["brands"].append(id_)
+            attrs = {
+                "name": names[i % len(names)] + ("" if i < len(names) else f" {i}"),
+                "default": i == 0,
+                "iconUrl": None if c.chance(0.3) else f"https://cdn.example.com/brands/{i}.png",
+                "createdAt": iso_ms(created),
+                "updatedAt": iso_ms(updated),
+                "modifiedAt": iso_ms(updated),
+            }
+            rels = {"org": ORG_REL, "createdBy": self._user_rel(c), "modifiedBy": self._user_rel(c)}
+            recs.append(self._finish("brands", "brand", id_, attrs, rels))
+        return recs
+
+    def _gen_schedules(self) -> list[Record]:
+        """GET /v1/schedules: business hours as {day index: [[start, end] minutes] or None} (0 is Sunday)."""
+        c = _Ctx(self.seed, "schedules")
+        names = ["Business Hours", "Support 24/7", "Weekend Team", "Horario España"]
+        zones = ["America/New_York", "Europe/Madrid", "Asia/Tokyo", "America/Los_Angeles"]
+        recs = []
+        for i in range(self.counts["schedules"]):
+            created, updated = self._simple_times(c)
+            id_ = make_id(created, "schedules", i, c.ri(0, 0xFFFF))
+            self.ids["schedules"].append(id_)
+            if i % 4 == 1:
+                hours = {str(d): [[0, 1440]] for d in range(7)}
+            else:
+                start, end = c.pick([480, 540, 600]), c.pick([1020, 1080, 1200])
+                hours = {str(d): ([[start, 720], [780, end]] if c.chance(0.3) else [[start, end]]) if 1 <= d <= 5 else None
+                         for d in range(7)}
+                if i % 4 == 2:
+                    hours["6"] = [[600, 960]]
+            attrs = {
+                "name": names[i % len(names)] + ("" if i < len(names) else f" {i}"),
+                "hours": hours,
+                "timezone": zones[i % len(zones)],
+                "default": i == 0,
+                "createdAt": iso_ms(created),
+                "modifiedAt": iso_ms(updated),
+                "updatedAt": iso_ms(updated),
+            }
+            rels = {"org": ORG_REL, "createdBy": self._user_rel(c), "modifiedBy": self._user_rel(c)}
+            recs.append(self._finish("schedules", "schedule", id_, attrs, rels))
+        return recs
+
+    def _gen_satisfaction(self) -> list[Record]:
+        """GET /v1/satisfaction: satisfaction (CSAT) forms, shape of GetSatisfactionResponses."""
+        c = _Ctx(self.seed, "satisfaction")
+        names = ["Default CSAT", "Chat CSAT ⭐", "Enquête de satisfaction"]
+        recs = []
+        for i in range(self.counts["satisfaction"]):
+            created, updated = self._simple_times(c)
+            id_ = make_id(created, "satisfaction", i, c.ri(0, 0xFFFF))
+            self.ids["satisfaction"].append(id_)
+            question = {"id": "q%d" % i, "type": "response", "prompt": "Anything else you'd like to tell us?"}
+            attrs = {
+                "name": names[i % len(names)] + ("" if i < len(names) else f" {i}"),
+                "formType": c.pick(["csat", "csat_2"]),
+                "enabled": i % 3 != 2,
+                "channel": c.pick(["email", "chat", "sms"]),
+                "description": "Sent after a conversation is marked done.",
+                "from": {"account": None, "app": "postmark", "channel": "email"},
+                "metaTitle": "How did we do?",
+                "metaDescription": "Rate your support experience",
+                "delayTime": c.pick([0, 3600, 86400]),
+                "scale": {"options": c.pick([2, 5]), "type": c.pick(["emoji", "stars", "thumbs"]),
+                          "labelHigh": "Great", "labelLow": "Poor"},
+                "introduction": "We'd love your feedback.",
+                "ratingPrompt": "How would you rate your experience?",
+                "questions": [question],
+                "positiveQuestions": [],
+                "negativeQuestions": [question] if c.chance(0.5) else [],
+                "allQuestions": [question],
+                "followUpType": c.pick(["none", "all", "negative"]),
+                "criteria": {"and": [{"conversation_channel": {"equals": c.pick(CHANNELS)}}], "or": []},
+                "createdAt": iso_ms(created),
+                "updatedAt": iso_ms(updated),
+                "modifiedAt": iso_ms(updated),
+            }
+            rels = {"org": ORG_REL, "createdBy": self._user_rel(c), "modifiedBy": self._user_rel(c)}
+            recs.append(self._finish("satisfaction", "satisfaction", id_, attrs, rels))
         return recs
 
     def _gen_shortcuts(self) -> list[Record]:
@@ -1241,7 +1339,7 @@ class DataGenerator:
             title = {
                 "order": "Order #%d" % c.ri(1001, 99999),
                 "return": "Return RMA%06d" % c.ri(0, 999999),
-                "survey_response": "NPS response ⭐ %d" % c.ri(0, 10),
+                "Survey-Response": "NPS response ⭐ %d" % c.ri(0, 10),
                 "subscription": "Subscription — %s" % c.pick(["Basic", "Plus", "Pro"]),
                 "warranty_claim": "Warranty claim %d" % c.ri(1000, 9999),
                 "shipment": "Shipment %s" % "1Z%08X" % int(r() * 0xFFFFFFFF),

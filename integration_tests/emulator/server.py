@@ -43,6 +43,9 @@ LIST_MAX_PAGE_SIZE = {
     "shortcuts": 100,
     "slas": 100,
     "klasses": 100,
+    "brands": 100,
+    "schedules": 100,
+    "satisfaction": 100,
     "customers": 100,
     "conversations": 100,
     "companies": 100,
@@ -1083,7 +1086,7 @@ class KustomerEmulator:
         elif isinstance(ctx, str) and ctx.startswith("kobject_") and ctx[len("kobject_"):] in self.store.klass_names:
             stream = "kobjects"
             klass = ctx[len("kobject_"):]
-            prefixes = [ctx, "kobject"]
+            prefixes = ["kobject"]  # one klass's search filters and sorts on kobject_updated_at (API reference)
         else:
             raise ApiError(400, f"Unknown queryContext: {ctx!r}")
         if archive and prefixes[-1] not in ARCHIVE_CONTEXTS:
