@@ -67,18 +67,21 @@ def pyairbyte_python() -> Path:
         return python
 
     if not python.exists():
-        created = subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True, check=False)
+        created = subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True, check=False
+        )
         if created.returncode != 0:
             _unavailable(f"`python -m venv {venv}` exited {created.returncode}: {_last_lines(created.stderr)}")
+    requirement = f"airbyte=={PYAIRBYTE_VERSION}"
     try:
         installed = subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"airbyte=={PYAIRBYTE_VERSION}"],
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement],
             capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False,
         )
     except subprocess.TimeoutExpired:
-        _unavailable(f"`pip install airbyte=={PYAIRBYTE_VERSION}` did not finish within {INSTALL_TIMEOUT} s")
+        _unavailable(f"`pip install {requirement}` did not finish within {INSTALL_TIMEOUT} s")
     if installed.returncode != 0:
-        _unavailable(f"`pip install airbyte=={PYAIRBYTE_VERSION}` exited {installed.returncode}: {_last_lines(installed.stderr)}")
+        _unavailable(f"`pip install {requirement}` exited {installed.returncode}: {_last_lines(installed.stderr)}")
     assert _installed_version(python) == PYAIRBYTE_VERSION, "pip succeeded but PyAirbyte is not importable"
     return python
 
@@ -154,7 +157,7 @@ def test_the_cache_holds_every_record_updated_since_start_date_once(first_read, 
     ids = cached_ids(first_read, stream)
     expected = expected_ids(emulator, stream)
 
-    assert expected and len(expected) < len(emulator.records(stream)), f"start_date does not split the emulator's {stream}"
+    assert expected and len(expected) < len(emulator.records(stream)), f"start_date does not split the {stream}"
     assert len(ids) == len(expected), f"{stream}: {len(ids)} rows in the cache, {len(expected)} in the emulator"
     assert set(ids) == expected
 
@@ -170,7 +173,9 @@ def test_the_cache_holds_every_custom_attribute_definition(first_read, emulator)
     assert len(ids) == len(set(ids))
 
 
-def test_a_second_read_is_incremental_and_merges_changes_into_the_cache(first_read, pyairbyte_python, project_dir, emulator):
+def test_a_second_read_is_incremental_and_merges_changes_into_the_cache(
+    first_read, pyairbyte_python, project_dir, emulator
+):
     existing = cached_ids(first_read, "customers")[0]
     changed = upsert(emulator, "customers", [{"id": existing, "attributes": {"name": "changed through PyAirbyte"}}])
     added = upsert(emulator, "customers", [{"attributes": {"name": "new through PyAirbyte"}}])
