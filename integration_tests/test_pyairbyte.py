@@ -1,9 +1,10 @@
 """The connector runs through PyAirbyte: installed in its own virtualenv, reading the emulator into its default cache.
 
 PyAirbyte (`airbyte` on PyPI) pins its own airbyte-cdk and many other packages, so it gets a virtualenv of its own:
-`.venv-pyairbyte` at the repository root (or `$PYAIRBYTE_VENV`), created on first use and reused while it holds the
-pinned version (a fresh install takes about a minute). Where PyAirbyte cannot be installed (no network, pip fails)
-the test is skipped with pip's reason; with `PYAIRBYTE_REQUIRED=1` (set by CI) it fails instead.
+`.venv-pyairbyte` at the repository root (or `$PYAIRBYTE_VENV`), created on first use (a fresh install takes about a
+minute) and reused while it holds the pinned version, whoever made it (the README's commands make the same one).
+Where PyAirbyte cannot be installed (no network, pip fails) the test is skipped with pip's reason; with
+`PYAIRBYTE_REQUIRED=1` (set by CI) it fails instead.
 
 PyAirbyte runs this repository's installed `source-kustomer` console script (`local_executable`), as a user with
 `pip install airbyte-source-kustomer` would, and the test compares the DuckDB cache with the emulator's own data.
@@ -13,11 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 import requests
@@ -28,7 +28,7 @@ from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 pytestmark = pytest.mark.pyairbyte
 
 REPO = Path(__file__).resolve().parents[1]
-PYAIRBYTE = "airbyte==0.71.3"  # the newest release at the time of writing; supports Python 3.10 to 3.12
+PYAIRBYTE_VERSION = "0.71.3"  # `airbyte` on PyPI, the newest release at the time of writing; Python 3.10 to 3.12
 SCRIPT = Path(__file__).with_name("pyairbyte_read.py")
 STREAMS = ["customers", "conversations", "messages", "notes", "users", "tags", "custom_attributes"]
 START_DATE = "2025-06-01T00:00:00Z"  # the emulator's data starts on 2025-01-01: some records are older
@@ -36,7 +36,7 @@ INSTALL_TIMEOUT = 900
 
 
 def _unavailable(reason: str) -> None:
-    message = f"PyAirbyte ({PYAIRBYTE}) is not available: {reason}"
+    message = f"PyAirbyte {PYAIRBYTE_VERSION} is not available: {reason}"
     if os.environ.get("PYAIRBYTE_REQUIRED") == "1":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
@@ -47,31 +47,42 @@ def _last_lines(text: str, count: int = 3) -> str:
     return " / ".join(lines[-count:]) or "(no output)"
 
 
+def _installed_version(python: Path) -> Optional[str]:
+    """The version of PyAirbyte installed for `python`, None if none is (or the interpreter does not run)."""
+    if not python.exists():
+        return None
+    probe = subprocess.run(
+        [str(python), "-c", "from importlib.metadata import version; print(version('airbyte'))"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    return probe.stdout.strip() if probe.returncode == 0 else None
+
+
 @pytest.fixture(scope="module")
 def pyairbyte_python() -> Path:
-    """The python of a virtualenv holding PyAirbyte: reused when it holds the pinned version, else (re)created."""
+    """The python of a virtualenv holding the pinned PyAirbyte: reused as it is, else created or updated with pip."""
     venv = Path(os.environ.get("PYAIRBYTE_VENV") or REPO / ".venv-pyairbyte")
     python = venv / "bin" / "python"
-    marker = venv / "installed.txt"  # written only after a complete install
-    if python.exists() and marker.exists() and marker.read_text(encoding="utf-8").strip() == PYAIRBYTE:
+    if _installed_version(python) == PYAIRBYTE_VERSION:
         return python
 
-    shutil.rmtree(venv, ignore_errors=True)
-    created = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, check=False)
-    if created.returncode != 0:
-        _unavailable(f"`python -m venv {venv}` exited {created.returncode}: {_last_lines(created.stderr)}")
+    if not python.exists():
+        created = subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True, check=False
+        )
+        if created.returncode != 0:
+            _unavailable(f"`python -m venv {venv}` exited {created.returncode}: {_last_lines(created.stderr)}")
+    requirement = f"airbyte=={PYAIRBYTE_VERSION}"
     try:
         installed = subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYAIRBYTE],
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement],
             capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False,
         )
     except subprocess.TimeoutExpired:
-        shutil.rmtree(venv, ignore_errors=True)
-        _unavailable(f"`pip install {PYAIRBYTE}` did not finish within {INSTALL_TIMEOUT} s")
+        _unavailable(f"`pip install {requirement}` did not finish within {INSTALL_TIMEOUT} s")
     if installed.returncode != 0:
-        shutil.rmtree(venv, ignore_errors=True)
-        _unavailable(f"`pip install {PYAIRBYTE}` exited {installed.returncode}: {_last_lines(installed.stderr)}")
-    marker.write_text(PYAIRBYTE + "\n", encoding="utf-8")
+        _unavailable(f"`pip install {requirement}` exited {installed.returncode}: {_last_lines(installed.stderr)}")
+    assert _installed_version(python) == PYAIRBYTE_VERSION, "pip succeeded but PyAirbyte is not importable"
     return python
 
 
@@ -138,7 +149,7 @@ def test_pyairbyte_reads_into_its_default_duckdb_cache(first_read, project_dir):
 
     assert cache == project_dir / ".cache" / "default_cache" / "default_cache.duckdb"
     assert cache.is_file() and cache.stat().st_size > 0
-    assert first_read["pyairbyte_version"] == PYAIRBYTE.split("==")[1]
+    assert first_read["pyairbyte_version"] == PYAIRBYTE_VERSION
 
 
 @pytest.mark.parametrize("stream", [s for s in STREAMS if s != "custom_attributes"])
@@ -146,7 +157,7 @@ def test_the_cache_holds_every_record_updated_since_start_date_once(first_read, 
     ids = cached_ids(first_read, stream)
     expected = expected_ids(emulator, stream)
 
-    assert expected and len(expected) < len(emulator.records(stream)), f"start_date does not split the emulator's {stream}"
+    assert expected and len(expected) < len(emulator.records(stream)), f"start_date does not split the {stream}"
     assert len(ids) == len(expected), f"{stream}: {len(ids)} rows in the cache, {len(expected)} in the emulator"
     assert set(ids) == expected
 
@@ -162,7 +173,9 @@ def test_the_cache_holds_every_custom_attribute_definition(first_read, emulator)
     assert len(ids) == len(set(ids))
 
 
-def test_a_second_read_is_incremental_and_merges_changes_into_the_cache(first_read, pyairbyte_python, project_dir, emulator):
+def test_a_second_read_is_incremental_and_merges_changes_into_the_cache(
+    first_read, pyairbyte_python, project_dir, emulator
+):
     existing = cached_ids(first_read, "customers")[0]
     changed = upsert(emulator, "customers", [{"id": existing, "attributes": {"name": "changed through PyAirbyte"}}])
     added = upsert(emulator, "customers", [{"attributes": {"name": "new through PyAirbyte"}}])
