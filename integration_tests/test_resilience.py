@@ -340,6 +340,8 @@ def test_check_says_which_role_the_key_lacks_for_search_and_passes_without_optio
         assert not status.get("message")
         # The roles came with the token: no search spent on asking.
         assert "POST /v1/customers/search:customer" not in emulator.stats()["by_endpoint"]
+    warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert any("org.permission.metadata.read" in w for w in warnings) == (token == "no-metadata-token"), warnings
     _assert_token_never_printed(run, token)
 
 
