@@ -340,6 +340,8 @@ def test_check_says_which_role_the_key_lacks_for_search_and_passes_without_optio
         assert not status.get("message")
         # The roles came with the token: no search spent on asking.
         assert "POST /v1/customers/search:customer" not in emulator.stats()["by_endpoint"]
+    warnings = [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
+    assert any("org.permission.metadata.read" in w for w in warnings) == (token == "no-metadata-token"), warnings
     _assert_token_never_printed(run, token)
 
 
@@ -453,7 +455,7 @@ class _Trickle(threading.Thread):
 
 def test_with_a_share_of_50_the_connector_leaves_half_of_each_window_to_another_integration(emulator, catalog, workdir):
     window, search_limit, general_limit = 2, 20, 8
-    emulator.configure(search_rate_limit=search_limit, rate_limit=general_limit, window_seconds=window)
+    emulator.configure(search_rate_limit=search_limit, rate_limit=general_limit, window_seconds=window, latency_ms=100)
     streams = ["customers", "conversations", "tags", "users"]
     trickle = _Trickle(emulator.url, every=0.7)  # about 3 searches a window: well inside the 10 kept for the org
 

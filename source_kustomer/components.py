@@ -290,45 +290,50 @@ class KustomerAPIBudget(HttpAPIBudget):
     def __init__(self, *, rate_limit_share: int = 100, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._share = rate_limit_share
-        # id(request) -> (its policy, when it was sent): requests sent and not answered yet, which the next
-        # `remaining` may not count. Shared by the workers, under the lock.
-        self._in_flight: Dict[int, Tuple[FixedWindowCallRatePolicy, float]] = {}
+        # id(request) -> (its policy, when it was sent, in which order): requests sent and not answered yet, which
+        # the next `remaining` may not count. Shared by the workers, under the lock.
+        self._in_flight: Dict[int, Tuple[FixedWindowCallRatePolicy, float, int]] = {}
         self._in_flight_lock = threading.Lock()
+        self._sent = 0
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         super().acquire_call(request, block=block, timeout=timeout)
         policy = self.get_matching_policy(request)
         if isinstance(policy, FixedWindowCallRatePolicy):
             with self._in_flight_lock:
-                self._in_flight[id(request)] = (policy, time.monotonic())
+                self._sent += 1
+                self._in_flight[id(request)] = (policy, time.monotonic(), self._sent)
 
     def _answered(self, request: Any, policy: FixedWindowCallRatePolicy) -> int:
-        """Forgets `request` as in flight; the number of other requests of `policy` still in flight.
+        """Forgets `request` as in flight; the number of requests of `policy` sent after it and still in flight.
 
-        A request that failed without a response is never answered here: it is forgotten after a window's length.
+        Those may reach Kustomer after this one was counted. The ones sent before it most likely reached Kustomer
+        first and are in its `remaining` already: counting them again would leave calls of the window unused
+        whenever answers come back out of order (5-7% of the budget in `make bench`). A request that failed
+        without a response is never answered here: it is forgotten after a window's length.
         """
         now = time.monotonic()
         stale = policy._offset.total_seconds()
         with self._in_flight_lock:
-            self._in_flight.pop(id(request), None)
-            for key in [k for k, (_p, sent) in self._in_flight.items() if now - sent > stale]:
+            _policy, _when, order = self._in_flight.pop(id(request), (policy, now, self._sent))
+            for key in [k for k, (_p, when, _o) in self._in_flight.items() if now - when > stale]:
                 del self._in_flight[key]
-            return sum(1 for p, _sent in self._in_flight.values() if p is policy)
+            return sum(1 for p, _when, o in self._in_flight.values() if p is policy and o > order)
 
     def update_from_response(self, request: Any, response: Any) -> None:
         policy = self.get_matching_policy(request)
         if not isinstance(policy, FixedWindowCallRatePolicy) or not isinstance(response, requests.Response):
             super().update_from_response(request, response)
             return
-        others_in_flight = self._answered(request, policy)
+        sent_since = self._answered(request, policy)
         reset_ts = self.get_reset_ts_from_response(response)
         margin = datetime.timedelta(seconds=self.PACING_MARGIN_SECONDS)
         if reset_ts is not None and reset_ts <= datetime.datetime.now() + margin:
             return  # counted in a window that has ended since: its `remaining` says nothing about the current one
         available = self.get_calls_left_from_response(response)
         if available is not None:
-            # Requests sent before this answer may reach Kustomer after it was counted: keep them counted here.
-            available = max(available - others_in_flight, 0)
+            # Requests sent after this one may reach Kustomer after it was counted: keep them counted here.
+            available = max(available - sent_since, 0)
         window_share = self.window_share(response)
         with policy._lock:
             if window_share is not None:

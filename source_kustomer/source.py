@@ -91,8 +91,10 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         # forms of x-ratelimit-reset and keeps the org's reserve of each window (see KustomerAPIBudget).
         budget = getattr(self._constructor, "_api_budget", None)
         if isinstance(budget, HttpAPIBudget) and not isinstance(budget, KustomerAPIBudget):
-            share = (self._config or {}).get("rate_limit_share") or DEFAULT_RATE_LIMIT_SHARE
-            self._constructor._api_budget = KustomerAPIBudget.like(budget, rate_limit_share=int(share))
+            share = (self._config or {}).get("rate_limit_share")
+            if isinstance(share, bool) or not isinstance(share, int) or not 10 <= share <= 100:
+                share = DEFAULT_RATE_LIMIT_SHARE  # a config that was not normalised (validated configs always hold one)
+            self._constructor._api_budget = KustomerAPIBudget.like(budget, rate_limit_share=share)
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
         """The config as the streams use it: validated, with start_date and api_url normalised."""
@@ -221,7 +223,7 @@ def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str
     """
     needs = (
         f"The API key lacks the role {SEARCH_ROLE}, which the search-backed streams need: {', '.join(streams)}. "
-        "Give the key that role in Kustomer (Settings > Security > API Keys), or sync only the other streams."
+        "Give the key that role in Kustomer (Settings > Security > API Keys)."
     )
     if isinstance(roles, list):
         return None if SEARCH_ROLE in roles else needs

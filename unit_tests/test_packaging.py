@@ -295,3 +295,17 @@ def test_acceptance_test_config_points_at_files_that_exist():
 @pytest.mark.parametrize("config_path", ["integration_tests/sample_config.json", "integration_tests/invalid_config.json"])
 def test_sample_configs_are_valid_configs_for_the_spec(config_path):
     assert normalize_config(read_json(config_path))
+
+
+def test_the_spec_and_the_config_validation_agree_on_rate_limit_share(manifest):
+    from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
+
+    field = manifest["spec"]["connection_specification"]["properties"]["rate_limit_share"]
+    base = {"api_token": "t", "start_date": "2025-01-01"}
+
+    assert field["type"] == "integer" and field["default"] == DEFAULT_RATE_LIMIT_SHARE == 80
+    for accepted in (field["minimum"], field["maximum"]):
+        assert normalize_config({**base, "rate_limit_share": accepted})["rate_limit_share"] == accepted
+    for refused in (field["minimum"] - 1, field["maximum"] + 1):
+        with pytest.raises(ConfigError):
+            normalize_config({**base, "rate_limit_share": refused})

@@ -168,7 +168,7 @@ def test_other_integrations_requests_come_out_of_the_connectors_part():
     assert calls_allowed(paced) == 2
 
 
-def test_requests_still_in_flight_are_counted_even_if_the_answer_did_not_count_them_yet():
+def test_requests_sent_after_the_one_answered_are_counted_even_if_the_answer_did_not_count_them_yet():
     paced = budget(50)
     first, second, third = request(), request(), request()
     for sent in (first, second, third):
@@ -177,6 +177,17 @@ def test_requests_still_in_flight_are_counted_even_if_the_answer_did_not_count_t
     paced.update_from_response(first, response(remaining=19, limit=20, reset="30"))  # drawn before the other two
 
     assert calls_allowed(paced) == 9 - 2
+
+
+def test_requests_sent_before_the_one_answered_are_taken_as_counted_in_its_answer():
+    paced = budget(50)
+    first, second, third = request(), request(), request()
+    for sent in (first, second, third):
+        paced.acquire_call(sent, block=False)
+
+    paced.update_from_response(third, response(remaining=17, limit=20, reset="30"))  # answered first, drawn last
+
+    assert calls_allowed(paced) == 7
 
 
 def test_a_new_window_opens_with_the_connectors_part_not_the_ceiling():
