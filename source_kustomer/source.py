@@ -24,7 +24,7 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kustomer import speedups
+from source_kustomer import cdk_internals, speedups
 from source_kustomer.components import KustomerAPIBudget
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
 from source_kustomer.search import with_sync_context
@@ -72,6 +72,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         **kwargs: Any,
     ) -> None:
         speedups.install()
+        cdk_internals.install()
         super().__init__(
             catalog=catalog,
             config=with_sync_context(config, state),
