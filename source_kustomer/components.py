@@ -529,12 +529,14 @@ class KlassStreamsRetriever(Retriever):
     handler) gives no per-klass streams and a warning naming the role; an org without klasses gives none, silently.
     """
 
-    requester: Requester
+    # Not `requester`: the CDK would turn on its response cache for a resolver's `retriever.requester`, to no use
+    # here (the klasses are read once per discover or sync) and with a deprecation warning from requests-cache.
+    klasses_requester: Requester
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
     def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Mapping[str, Any]]:
-        found, refused = klasses(self.requester)
+        found, refused = klasses(self.klasses_requester)
         if refused:
             LOGGER.warning(
                 f"Kustomer did not list the org's klasses ({KLASSES_PATH}, {refused}): no kobjects_<klass> streams. "
