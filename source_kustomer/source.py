@@ -88,7 +88,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         skips it, and does not depend on the klasses role.
         """
         if self._read_catalog is not None:
-            static = {config.get("name") for config in self._stream_configs(self._source_config)}
+            static = {config.get("name") for config in self.resolved_manifest.get("streams", [])}
             if all(configured.stream.name in static for configured in self._read_catalog.streams):
                 return []
         return super().dynamic_streams
