@@ -182,3 +182,14 @@ def test_a_sync_without_klass_streams_does_not_list_the_klasses(kustomer):
     read_source(ConfigBuilder().build(), catalog("customers"))
 
     assert not [r for r in kustomer.mocker.request_history if r.path.startswith("/v1/klasses") or "kobject." in r.path]
+
+
+def test_custom_attributes_without_the_klass_role_fails_naming_the_role():
+    with requests_mock.Mocker() as mocker:
+        FakeKustomer(mocker)
+        mocker.get(f"{API_URL}/v1/klasses", status_code=403, json=kustomer_error(403, "Missing required role org.permission.klass.read"))
+
+        output = read_source(ConfigBuilder().build(), catalog("custom_attributes"), expecting_exception=True)
+
+    messages = [e.trace.error.message for e in output.errors]
+    assert any("HTTP 403: Missing required role org.permission.klass.read" in m and "org.permission.klass.read role" in m for m in messages), messages
