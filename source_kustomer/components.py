@@ -348,9 +348,10 @@ def metadata_path(object_type: str) -> str:
 
 
 def send_pages(requester: Requester, path: str) -> Iterator[requests.Response]:
-    """Every page of a Kustomer list (`links.next` says whether another follows); stops at a 403 or 404 answer.
+    """Every page of a Kustomer list (`links.next` says whether another follows); stops at an answer other than 200.
 
-    The requester's error handler lets 403 and 404 through (IGNORE): the caller decides what they mean.
+    The requester's error handler lets a 403, and a 404 on a klass's metadata, through (IGNORE): the caller decides
+    what they mean.
     """
     page = 1
     while True:
@@ -368,10 +369,10 @@ def send_pages(requester: Requester, path: str) -> Iterator[requests.Response]:
 
 
 def refusal(response: Optional[requests.Response]) -> Optional[str]:
-    """`HTTP 403: <Kustomer's reason>` for a 403 or 404 answer (or no answer), else None."""
+    """`HTTP 403: <Kustomer's reason>` for an answer other than 200 (or no answer), else None."""
     if response is None:
         return "no answer"
-    if response.status_code in (403, 404):
+    if response.status_code != 200:
         body = page_body(response)
         errors = (body.get("errors") if isinstance(body, dict) else None) or [{}]
         first = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
@@ -414,8 +415,8 @@ class CustomAttributesSchemaLoader(SchemaLoader):
     metadata read: `customer`, `conversation`, `message`, `company`, one klass (`kobject.<klass name>`), or
     `kobject` for the union of every klass's attributes (every page of `GET /v1/klasses`, then
     `GET /v1/metadata/kobject.<klass name>` for each). The metadata is read once per stream (the CDK caches
-    schemas). A 403 or 404 (which the requester's error handler lets through) leaves `custom` open, with a warning
-    that names the role that would type the custom fields.
+    schemas). A 403, or a 404 on one klass's metadata (which the requester's error handler lets through), leaves
+    `custom` open, with a warning that names the role that would type the custom fields.
     """
 
     base: SchemaLoader
@@ -525,8 +526,8 @@ class KlassStreamsRetriever(Retriever):
     Reads every page of `GET /v1/klasses` and names each klass's stream (`klass_stream_name`). The resolver's
     mappings cannot drop a record or compare records, and the CDK fails the whole discover on two streams of one
     name; this drops, with a warning, a klass whose name makes no stream name and every klass after the first
-    whose name makes the same stream name. A 403 or 404 on the klasses (let through by the requester's error
-    handler) gives no per-klass streams and a warning naming the role; an org without klasses gives none, silently.
+    whose name makes the same stream name. A 403 on the klasses (let through by the requester's error handler)
+    gives no per-klass streams and a warning naming the role; an org without klasses gives none, silently.
     """
 
     # Not `requester`: the CDK would turn on its response cache for a resolver's `retriever.requester`, to no use

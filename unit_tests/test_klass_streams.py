@@ -193,3 +193,16 @@ def test_custom_attributes_without_the_klass_role_fails_naming_the_role():
 
     messages = [e.trace.error.message for e in output.errors]
     assert any("HTTP 403: Missing required role org.permission.klass.read" in m and "org.permission.klass.read role" in m for m in messages), messages
+
+
+def test_a_404_on_the_klasses_list_fails_discover_naming_the_request():
+    # not a klass's metadata: a host that is not Kustomer's API, or a wrong path, must not pass for "no klasses"
+    with requests_mock.Mocker() as mocker:
+        FakeKustomer(mocker)
+        mocker.get(f"{API_URL}/v1/klasses", status_code=404, json=kustomer_error(404, "Cannot GET /v1/klasses"))
+        config = ConfigBuilder().build()
+
+        output = discover(SourceKustomer(config=normalize_config(config)), config, expecting_exception=True)
+
+    messages = [e.trace.error.message for e in output.errors]
+    assert any("HTTP 404" in m and "/v1/klasses" in m and "Cannot GET /v1/klasses" in m for m in messages), messages
