@@ -13,6 +13,7 @@ import requests
 
 from integration_tests.cli import configured_catalog, run_cli, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.emulator.server import NO_METADATA_TOKEN
 
 pytestmark = pytest.mark.e2e
 
@@ -304,6 +305,41 @@ def test_an_incremental_second_run_of_the_klass_streams_delivers_what_changed_in
         assert changed.get(stream, set()) <= delivered, stream
         assert len(delivered) <= len(changed.get(stream, set())) + 3, f"{stream}: {len(delivered)} records re-read"
     assert all(changed.values())
+
+
+def test_discover_without_the_klass_and_metadata_roles_lists_no_klass_streams_and_warns(emulator, workdir):
+    config = write_json(workdir / "no_metadata.json", {"api_token": NO_METADATA_TOKEN, "start_date": START_DATE, "api_url": emulator.url})
+
+    run = run_cli(["discover", "--config", str(config)], workdir)
+
+    assert run.exit_code == 0, run.stdout[-2000:]
+    streams = {s["name"]: s for s in run.of_type("CATALOG")[0]["catalog"]["streams"]}
+    assert set(streams) == set(STATIC_STREAMS)
+    assert streams["kobjects"]["json_schema"]["properties"]["custom"]["properties"] == {}
+    warnings = " ".join(m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN")
+    assert "org.permission.klass.read" in warnings and "org.permission.metadata.read" in warnings
+    assert NO_METADATA_TOKEN not in run.stdout + run.stderr
+
+
+def test_klasses_whose_names_collide_or_make_no_name_and_a_klass_without_metadata(workdir):
+    with KustomerEmulator(seed=3, counts={"customers": 20, "conversations": 5, "messages": 5, "notes": 5, "kobjects": 30}) as emulator:
+        _upsert(emulator, "klasses", [{"attributes": {"name": name}} for name in ("ORDER", "!!!", "Brand-New")])
+        config = write_json(workdir / "odd_klasses.json", {"api_token": DEFAULT_TOKEN, "start_date": START_DATE, "api_url": emulator.url})
+
+        run = run_cli(["discover", "--config", str(config)], workdir)
+
+    assert run.exit_code == 0, run.stdout[-2000:]
+    streams = {s["name"]: s for s in run.of_type("CATALOG")[0]["catalog"]["streams"]}
+    assert sorted(name for name in streams if name.startswith("kobjects_")) == [
+        "kobjects_brand_new", "kobjects_order", "kobjects_return", "kobjects_subscription", "kobjects_survey_response"
+    ]
+    # the emulator has no metadata for the klass created here (404): its stream is published untyped
+    assert streams["kobjects_brand_new"]["json_schema"]["properties"]["custom"]["properties"] == {}
+    assert streams["kobjects_order"]["json_schema"]["properties"]["custom"]["properties"]
+    warnings = " ".join(m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN")
+    assert "Klasses 'order' and 'ORDER' both make the stream name kobjects_order" in warnings
+    assert "Klass '!!!'" in warnings
+    assert "/v1/metadata/kobject.Brand-New, HTTP 404" in warnings
 
 
 def test_a_window_over_the_search_cap_is_read_in_full(workdir):
