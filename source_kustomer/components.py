@@ -17,9 +17,9 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.partition_routers.single_partition_router import SinglePartitionRouter
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
-from airbyte_cdk.sources.declarative.partition_routers.single_partition_router import SinglePartitionRouter
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
@@ -395,8 +395,8 @@ def klasses(requester: Requester) -> Tuple[List[Mapping[str, Any]], Optional[str
     return found, None
 
 
-def klass_metadata(requester: Requester, object_type: str) -> Tuple[Mapping[str, Any], Optional[str]]:
-    """{attribute name: definition} of one object type's metadata (`kobject.<klass>` for a klass), and any refusal."""
+def metadata_of(requester: Requester, object_type: str) -> Tuple[Mapping[str, Any], Optional[str]]:
+    """{attribute name: definition} of one object type (`kobject.<klass name>` for a klass), and why not, if refused."""
     properties: Dict[str, Any] = {}
     for response in send_pages(requester, metadata_path(object_type)):
         refused = refusal(response)
@@ -448,7 +448,7 @@ class CustomAttributesSchemaLoader(SchemaLoader):
         return names
 
     def _metadata(self, object_type: str) -> Mapping[str, Any]:
-        properties, refused = klass_metadata(self.requester, object_type)
+        properties, refused = metadata_of(self.requester, object_type)
         if refused:
             self._warn(f"the {object_type} metadata ({metadata_path(object_type)}, {refused})", "org.permission.metadata.read")
         return properties
