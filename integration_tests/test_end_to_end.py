@@ -250,6 +250,16 @@ def test_records_have_exactly_the_specified_shape(full_read, emulator, stream):
         assert delivered[obj["id"]] == _expected_record(obj), obj["id"]
 
 
+def test_klass_stream_records_have_exactly_the_specified_shape(full_read, emulator):
+    for stream in _klasses(emulator):
+        delivered = {r["id"]: r for r in full_read.records(stream)}
+        originals = [o for o in emulator.records("kobjects") if o["id"] in delivered]
+
+        assert originals, stream
+        for obj in originals[:100]:
+            assert delivered[obj["id"]] == _expected_record(obj), (stream, obj["id"])
+
+
 def _upsert(emulator: KustomerEmulator, stream: str, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     response = requests.post(f"{emulator.url}/_emulator/records/{stream}", json={"records": records}, timeout=30)
     response.raise_for_status()
