@@ -76,7 +76,8 @@ SEARCH_CONTEXTS = {"customers": "customer", "conversations": "conversation", "me
 SEARCH_PAGE_SIZE = 500
 SEARCH_CAP = 10_000
 WINDOW = timedelta(days=90)
-LIST_PAGE_SIZES = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100}
+LIST_PAGE_SIZES = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100,
+                   "brands": 100, "schedules": 100, "satisfaction": 100}
 METADATA_RESOURCES = ("customer", "conversation", "message", "company")
 
 TARGETS = {
@@ -334,8 +335,11 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
     records = pages = 0
     started = time.perf_counter()
     cpu_started = time.process_time()
-    for context in SEARCH_CONTEXTS.values():
-        field_name = f"{context}_updated_at"
+    # one kobjects_<klass> stream per klass: queryContext kobject_<klass name>, criteria on kobject_updated_at
+    klass_names = [k["attributes"]["name"] for k in session.get(f"{url}/v1/klasses", params={"pageSize": 100}, timeout=60).json()["data"]]
+    pages += 1
+    for context in [*SEARCH_CONTEXTS.values(), *(f"kobject_{name}" for name in klass_names)]:
+        field_name = "kobject_updated_at" if context.startswith("kobject_") else f"{context}_updated_at"
         for lower, upper in search_windows(start, now):
             gte, page = _kustomer_time(lower), 1
             while True:
@@ -361,14 +365,13 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
             response.raise_for_status()
             document = orjson.loads(response.content) if sink else response.json()
             records += len(document["data"])
-            if stream == "klasses":  # the custom_attributes stream's kobject rows come from the klasses' metadata
-                records += sum(len(((k.get("attributes") or {}).get("metadata") or {}).get("properties") or {}) for k in document["data"])
             write(document["data"])
             pages += 1
             if not document["links"].get("next"):
                 break
             page += 1
-    for resource in METADATA_RESOURCES:  # the custom_attributes stream: one row per attribute
+    # the custom_attributes stream: one row per attribute of each object type and of each klass
+    for resource in [*METADATA_RESOURCES, *(f"kobject.{name}" for name in klass_names)]:
         response = session.get(f"{url}/v1/metadata/{resource}", timeout=60)
         response.raise_for_status()
         records += len(response.json()["data"]["attributes"].get("properties") or {})

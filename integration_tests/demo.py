@@ -9,6 +9,7 @@ objects in the org and shows what an incremental second read delivers.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -170,11 +171,12 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
     total = sum(counts.values())
     print(f"\rread      {total:>8,} records  {elapsed:5.1f} s  ({total / elapsed:,.0f} records/s)")
     print()
-    print(f"{'stream':<18}{'records':>10}{'in emulator':>14}{'from archive':>14}{'deleted':>9}  final state")
+    width = max(18, max(len(name) for name in names) + 2)
+    print(f"{'stream':<{width}}{'records':>10}{'in emulator':>14}{'from archive':>14}{'deleted':>9}  final state")
     for name in names:
         expected = expected_count(emulator, name)
-        searched = name in SEARCH_STREAMS
-        print(f"{name:<18}{counts[name]:>10,}{expected:>14,}{archived[name] if searched else '-':>14}"
+        searched = name in SEARCH_STREAMS or name.startswith("kobjects_")
+        print(f"{name:<{width}}{counts[name]:>10,}{expected:>14,}{archived[name] if searched else '-':>14}"
               f"{deleted[name] if searched else '-':>9}  {summarize_state(states.get(name))}")
     for warning in warnings:
         print(f"warning   {warning}")
@@ -183,11 +185,22 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
     return list(state_messages.values())
 
 
+# The emulator's name for a stream's objects where it is not the stream's own (its path under /v1/).
+EMULATOR_STREAM = {"business_schedules": "schedules", "satisfaction_forms": "satisfaction"}
+
+
+def klass_stream(klass_name: str) -> str:
+    return "kobjects_" + re.sub(r"[^a-z0-9]+", "_", klass_name.lower())
+
+
 def expected_count(emulator: KustomerEmulator, stream: str) -> int:
+    klasses = {klass_stream(k["attributes"]["name"]): k for k in emulator.records("klasses")}
+    if stream in klasses:
+        return sum(o["relationships"]["klass"]["data"]["id"] == klasses[stream]["id"] for o in emulator.records("kobjects"))
     if stream != "custom_attributes":
-        return len(emulator.records(stream))
-    declared = sum(len(emulator.metadata(o)["data"]["attributes"]["properties"]) for o in ("customer", "conversation", "message", "company"))
-    return declared + sum(len(k["attributes"]["metadata"]["properties"]) for k in emulator.records("klasses"))
+        return len(emulator.records(EMULATOR_STREAM.get(stream, stream)))
+    object_types = ["customer", "conversation", "message", "company"] + ["kobject." + k["attributes"]["name"] for k in klasses.values()]
+    return sum(len(emulator.metadata(o)["data"]["attributes"]["properties"]) for o in object_types)
 
 
 def summarize_state(state: Any) -> str:

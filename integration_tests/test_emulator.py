@@ -205,12 +205,14 @@ def test_search_window_sort_cap_and_errors(client, emu):
     st, _, body = client.search(_ctx_window("customer", "2025-01-01", None, field="created_at"), page_size=500)
     created = [d["attributes"]["createdAt"] for d in body["data"]]
     assert st == 200 and created == sorted(created) and all(c >= "2025-01-01T00:00:00.000Z" for c in created)
-    # one klass
+    # one klass: criteria and sort on kobject_updated_at (Kustomer's API reference), not kobject_<klass>_updated_at
     st, _, body = client.search({"queryContext": "kobject_order",
-                                 "and": [{"kobject_order_updated_at": {"gt": "2025-01-01T00:00:00Z"}}],
-                                 "sort": [{"kobject_order_updated_at": "asc"}]}, page_size=500)
+                                 "and": [{"kobject_updated_at": {"gt": "2025-01-01T00:00:00Z"}}],
+                                 "sort": [{"kobject_updated_at": "asc"}]}, page_size=500)
     assert st == 200 and body["meta"]["total"] > 0
     assert {d["relationships"]["klass"]["links"]["self"] for d in body["data"]} == {"/v1/klasses/order"}
+    st, _, body = client.search({"queryContext": "kobject_order", "and": [{"kobject_order_updated_at": {"gt": "2025-01-01"}}]})
+    assert st == 400
 
     # page size clamp and search cap
     st, _, body = client.search(_ctx_window("message"), page_size=1000)
@@ -434,9 +436,9 @@ def test_upsert_changes_updated_at():
         st, _, body = c.get(f"/v1/conversations/{new['id']}")
         assert st == 200 and body["data"]["id"] == new["id"]
         # kobject of a given klass
-        new_k = e.upsert("kobjects", [{"klass": "survey_response", "attributes": {"title": "x"}}])[0]
-        st, _, body = c.search({"queryContext": "kobject_survey_response",
-                                "and": [{"kobject_survey_response_updated_at": {"gte": new_k["attributes"]["updatedAt"]}}]})
+        new_k = e.upsert("kobjects", [{"klass": "Survey-Response", "attributes": {"title": "x"}}])[0]
+        st, _, body = c.search({"queryContext": "kobject_Survey-Response",
+                                "and": [{"kobject_updated_at": {"gte": new_k["attributes"]["updatedAt"]}}]})
         assert [d["id"] for d in body["data"]] == [new_k["id"]]
         c.close()
 
@@ -480,16 +482,26 @@ def test_metadata_agrees_with_records(client, emu):
             "totalSpentNum", "lifetimeValueNum", "keypadInstalledAt"} <= set(customer_props)
     longest = max(len(r["attributes"]["custom"].get("supportNotesTxt") or "") for r in emu.records("customers"))
     assert longest > 2000
-    # klasses carry their own definitions, and kobjects of each klass agree with them
+    # klasses carry no attribute definitions (API reference); GET /v1/metadata/kobject.<name> has them, and
+    # kobjects of each klass agree with them
     _, _, body = client.get("/v1/klasses")
     klasses = {k["id"]: k for k in body["data"]}
-    assert {"order", "return", "survey_response"} <= {k["attributes"]["name"] for k in klasses.values()}
+    assert {"order", "return", "Survey-Response"} <= {k["attributes"]["name"] for k in klasses.values()}
+    assert not any("metadata" in k["attributes"] for k in klasses.values())
     by_klass: dict[str, list] = {}
     for r in emu.records("kobjects"):
         by_klass.setdefault(r["relationships"]["klass"]["data"]["id"], []).append(r)
     for kid, recs in by_klass.items():
         k = klasses[kid]
-        _check_custom(k["attributes"]["metadata"]["properties"], recs, k["attributes"]["name"])
+        st, _, meta = client.get("/v1/metadata/kobject." + k["attributes"]["name"])
+        assert st == 200
+        _check_custom(meta["data"]["attributes"]["properties"], recs, k["attributes"]["name"])
+    # the reference tables
+    for path in ("/v1/brands", "/v1/schedules", "/v1/satisfaction"):
+        st, _, body = client.get(path + "?pageSize=500")
+        assert st == 200 and body["data"] and body["meta"]["pageSize"] == 100, path
+    st, _, body = client.get("/v1/brands", token="no-roles-token")
+    assert st == 403 and body["errors"][0]["detail"] == "Missing required role org.permission.brand.read"
 
 
 def test_determinism():

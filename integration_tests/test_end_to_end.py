@@ -13,13 +13,16 @@ import requests
 
 from integration_tests.cli import configured_catalog, run_cli, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.emulator.server import NO_METADATA_TOKEN
 
 pytestmark = pytest.mark.e2e
 
 SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects", "companies"]
-LIST_STREAMS = ["users", "teams", "tags", "shortcuts", "slas", "klasses"]
-ALL_STREAMS = SEARCH_STREAMS + LIST_STREAMS + ["custom_attributes"]
+LIST_STREAMS = ["users", "teams", "tags", "shortcuts", "slas", "klasses", "brands", "business_schedules", "satisfaction_forms"]
+STATIC_STREAMS = SEARCH_STREAMS + LIST_STREAMS + ["custom_attributes"]
 START_DATE = "2024-06-01T00:00:00Z"
+# The emulator's name of a stream's objects, where it is not the stream's (its path under /v1/).
+EMULATOR_STREAM = {"business_schedules": "schedules", "satisfaction_forms": "satisfaction"}
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +59,91 @@ def full_read(config_path, catalog, workdir):
 def _expected_ids(emulator: KustomerEmulator, stream: str) -> set:
     """Every object updated at or after start_date: full refresh and incremental both start there."""
     since = START_DATE.replace("Z", ".000Z")
-    return {o["id"] for o in emulator.records(stream) if o["attributes"].get("updatedAt", "") >= since}
+    return {o["id"] for o in emulator.records(EMULATOR_STREAM.get(stream, stream)) if o["attributes"].get("updatedAt", "") >= since}
 
 
-def test_discover_lists_every_stream_with_id_primary_key_and_updated_at_cursor(catalog):
+# --- one stream per klass ---------------------------------------------------------------------------------------
+
+
+def _klass_stream(klass_name: str) -> str:
+    """The documented rule: `kobjects_` + the name lower-cased, each run of characters other than a-z, 0-9 as `_`."""
+    return "kobjects_" + re.sub(r"[^a-z0-9]+", "_", klass_name.lower())
+
+
+def _klasses(emulator: KustomerEmulator) -> Dict[str, Dict[str, Any]]:
+    """The emulator's klasses by the name of their stream."""
+    return {_klass_stream(k["attributes"]["name"]): k for k in emulator.records("klasses")}
+
+
+def _klass_ids(emulator: KustomerEmulator, klass: Dict[str, Any]) -> set:
+    since = START_DATE.replace("Z", ".000Z")
+    return {
+        o["id"]
+        for o in emulator.records("kobjects")
+        if o["relationships"]["klass"]["data"]["id"] == klass["id"] and o["attributes"]["updatedAt"] >= since
+    }
+
+
+def _metadata(emulator: KustomerEmulator, object_type: str) -> Dict[str, Any]:
+    response = requests.get(f"{emulator.url}/v1/metadata/{object_type}", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, timeout=10)
+    response.raise_for_status()
+    return response.json()["data"]["attributes"]["properties"]
+
+
+def _all_streams(emulator: KustomerEmulator) -> List[str]:
+    return STATIC_STREAMS + sorted(_klasses(emulator))
+
+
+def test_discover_lists_every_stream_with_id_primary_key_and_updated_at_cursor(catalog, emulator):
     streams = {s["name"]: s for s in catalog["streams"]}
 
-    assert set(streams) == set(ALL_STREAMS)
-    for name in SEARCH_STREAMS + LIST_STREAMS:
+    assert set(streams) == set(_all_streams(emulator))
+    for name in SEARCH_STREAMS + LIST_STREAMS + sorted(_klasses(emulator)):
         assert streams[name]["source_defined_primary_key"] == [["id"]], name
         assert streams[name]["default_cursor_field"] == ["updated_at"], name
         assert "incremental" in streams[name]["supported_sync_modes"], name
+
+
+def test_the_emulator_has_a_klass_whose_name_needs_slugging(emulator):
+    names = [k["attributes"]["name"] for k in emulator.records("klasses")]
+
+    assert len(names) >= 3
+    assert any(re.search(r"[^a-z0-9_]", name) for name in names), names
+    # klasses carry no attribute definitions, as Kustomer's API reference says
+    assert not any("metadata" in k["attributes"] for k in emulator.records("klasses"))
+
+
+def test_each_klass_stream_is_typed_with_its_own_klass_attributes(catalog, emulator):
+    streams = {s["name"]: s for s in catalog["streams"]}
+
+    for stream, klass in _klasses(emulator).items():
+        declared = _metadata(emulator, "kobject." + klass["attributes"]["name"])
+        custom = streams[stream]["json_schema"]["properties"]["custom"]["properties"]
+        assert declared, stream
+        assert set(custom) == {_snake(name) for name in declared}, stream
+        for name in declared:
+            expected = "number" if name.endswith("Num") else "boolean" if name.endswith("Bool") else "string"
+            assert expected in custom[_snake(name)]["type"], (stream, name)
+
+
+def test_kobjects_is_typed_with_every_klass_attributes(catalog, emulator):
+    custom = next(s for s in catalog["streams"] if s["name"] == "kobjects")["json_schema"]["properties"]["custom"]["properties"]
+    union = {_snake(name) for k in emulator.records("klasses") for name in _metadata(emulator, "kobject." + k["attributes"]["name"])}
+
+    assert union and set(custom) == union
+
+
+def test_a_full_read_of_each_klass_stream_yields_exactly_that_klass_objects(full_read, emulator):
+    klasses = _klasses(emulator)
+    assert len(klasses) >= 3
+
+    for stream, klass in klasses.items():
+        counts = full_read.id_counts(stream)
+        expected = _klass_ids(emulator, klass)
+        assert expected, stream
+        assert set(counts) == expected, stream
+        assert all(count == 1 for count in counts.values()), stream
+    assert set().union(*(full_read.id_counts(stream) for stream in klasses)) == set(full_read.id_counts("kobjects"))
 
 
 @pytest.mark.parametrize("stream", SEARCH_STREAMS)
@@ -104,17 +181,21 @@ def test_custom_attributes_stream_lists_what_the_metadata_declares(full_read, em
 
     declared = set(metadata["data"]["attributes"]["properties"])
     assert {r["name"] for r in rows if r["object_type"] == "customer"} == declared
-    assert any(r["object_type"] == "kobject" and r.get("klass") for r in rows)
+    per_klass = {
+        f"kobject.{k['attributes']['name']}.{name}" for k in emulator.records("klasses") for name in _metadata(emulator, "kobject." + k["attributes"]["name"])
+    }
+    assert {r["id"] for r in rows if r["object_type"] == "kobject"} == per_klass
 
 
-@pytest.mark.parametrize("stream", ALL_STREAMS)
-def test_records_validate_against_the_discovered_schema(full_read, catalog, stream):
-    schema = next(s["json_schema"] for s in catalog["streams"] if s["name"] == stream)
-    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
-    records = full_read.records(stream)
+def test_records_validate_against_the_discovered_schema(full_read, catalog, emulator):
+    for stream in _all_streams(emulator):
+        schema = next(s["json_schema"] for s in catalog["streams"] if s["name"] == stream)
+        validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+        records = full_read.records(stream)
 
-    problems = [f"{r.get('id')}: {e.json_path}: {e.message}" for r in records for e in validator.iter_errors(r)]
-    assert not problems, problems[:10]
+        assert records, stream
+        problems = [f"{r.get('id')}: {e.json_path}: {e.message}" for r in records for e in validator.iter_errors(r)]
+        assert not problems, (stream, problems[:10])
 
 
 def test_discover_types_the_orgs_custom_attributes(catalog, full_read):
@@ -162,7 +243,7 @@ def _expected_record(obj: Dict[str, Any]) -> Dict[str, Any]:
 @pytest.mark.parametrize("stream", SEARCH_STREAMS + LIST_STREAMS)
 def test_records_have_exactly_the_specified_shape(full_read, emulator, stream):
     delivered = {r["id"]: r for r in full_read.records(stream)}
-    originals = [o for o in emulator.records(stream) if o["id"] in delivered]
+    originals = [o for o in emulator.records(EMULATOR_STREAM.get(stream, stream)) if o["id"] in delivered]
 
     assert originals
     for obj in originals[:300]:
@@ -170,6 +251,16 @@ def test_records_have_exactly_the_specified_shape(full_read, emulator, stream):
         if stream in SEARCH_STREAMS and expected.get("deleted") is True:
             expected["_ab_cdc_deleted_at"] = expected["updated_at"]  # soft-deleted: deleted at its last update
         assert delivered[obj["id"]] == expected, obj["id"]
+
+
+def test_klass_stream_records_have_exactly_the_specified_shape(full_read, emulator):
+    for stream in _klasses(emulator):
+        delivered = {r["id"]: r for r in full_read.records(stream)}
+        originals = [o for o in emulator.records("kobjects") if o["id"] in delivered]
+
+        assert originals, stream
+        for obj in originals[:100]:
+            assert delivered[obj["id"]] == _expected_record(obj), (stream, obj["id"])
 
 
 def _upsert(emulator: KustomerEmulator, stream: str, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -200,6 +291,68 @@ def test_an_incremental_second_run_delivers_every_record_changed_since_the_first
         delivered = set(second.id_counts(stream))
         assert changed[stream] <= delivered, stream
         assert len(delivered) <= len(changed[stream]) + 5, f"{stream}: {len(delivered)} records re-read"
+
+
+def test_an_incremental_second_run_of_the_klass_streams_delivers_what_changed_in_each_klass(emulator, catalog, config_path, workdir):
+    klasses = _klasses(emulator)
+    streams = sorted(klasses)
+    catalog_path = write_json(workdir / "catalog_klasses.json", configured_catalog(catalog, streams, incremental=True))
+    first = run_cli(["read", "--config", str(config_path), "--catalog", str(catalog_path)], workdir)
+    assert first.exit_code == 0 and not first.errors(), first.errors()
+    assert {m["stream"]["stream_descriptor"]["name"] for m in first.state_messages()} == set(streams)
+    state_path = write_json(workdir / "state_klasses.json", first.state_messages())
+
+    changed: Dict[str, set] = {}
+    for stream, klass in list(klasses.items())[:2]:
+        name = klass["attributes"]["name"]
+        existing = [o for o in emulator.records("kobjects") if o["relationships"]["klass"]["data"]["id"] == klass["id"]][:3]
+        updated = _upsert(emulator, "kobjects", [{"id": o["id"], "attributes": {"title": f"changed {o['id']}"}} for o in existing])
+        inserted = _upsert(emulator, "kobjects", [{"klass": name, "attributes": {"title": "brand new"}}])
+        changed[stream] = {o["id"] for o in updated + inserted}
+
+    second = run_cli(["read", "--config", str(config_path), "--catalog", str(catalog_path), "--state", str(state_path)], workdir)
+
+    assert second.exit_code == 0 and not second.errors(), second.errors()
+    for stream in streams:
+        delivered = set(second.id_counts(stream))
+        assert changed.get(stream, set()) <= delivered, stream
+        assert len(delivered) <= len(changed.get(stream, set())) + 3, f"{stream}: {len(delivered)} records re-read"
+    assert all(changed.values())
+
+
+def test_discover_without_the_klass_and_metadata_roles_lists_no_klass_streams_and_warns(emulator, workdir):
+    config = write_json(workdir / "no_metadata.json", {"api_token": NO_METADATA_TOKEN, "start_date": START_DATE, "api_url": emulator.url})
+
+    run = run_cli(["discover", "--config", str(config)], workdir)
+
+    assert run.exit_code == 0, run.stdout[-2000:]
+    streams = {s["name"]: s for s in run.of_type("CATALOG")[0]["catalog"]["streams"]}
+    assert set(streams) == set(STATIC_STREAMS)
+    assert streams["kobjects"]["json_schema"]["properties"]["custom"]["properties"] == {}
+    warnings = " ".join(m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN")
+    assert "org.permission.klass.read" in warnings and "org.permission.metadata.read" in warnings
+    assert NO_METADATA_TOKEN not in run.stdout + run.stderr
+
+
+def test_klasses_whose_names_collide_or_make_no_name_and_a_klass_without_metadata(workdir):
+    with KustomerEmulator(seed=3, counts={"customers": 20, "conversations": 5, "messages": 5, "notes": 5, "kobjects": 30}) as emulator:
+        _upsert(emulator, "klasses", [{"attributes": {"name": name}} for name in ("ORDER", "!!!", "Brand-New")])
+        config = write_json(workdir / "odd_klasses.json", {"api_token": DEFAULT_TOKEN, "start_date": START_DATE, "api_url": emulator.url})
+
+        run = run_cli(["discover", "--config", str(config)], workdir)
+
+    assert run.exit_code == 0, run.stdout[-2000:]
+    streams = {s["name"]: s for s in run.of_type("CATALOG")[0]["catalog"]["streams"]}
+    assert sorted(name for name in streams if name.startswith("kobjects_")) == [
+        "kobjects_brand_new", "kobjects_order", "kobjects_return", "kobjects_subscription", "kobjects_survey_response"
+    ]
+    # the emulator has no metadata for the klass created here (404): its stream is published untyped
+    assert streams["kobjects_brand_new"]["json_schema"]["properties"]["custom"]["properties"] == {}
+    assert streams["kobjects_order"]["json_schema"]["properties"]["custom"]["properties"]
+    warnings = " ".join(m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN")
+    assert "Klasses 'order' and 'ORDER' both make the stream name kobjects_order" in warnings
+    assert "Klass '!!!'" in warnings
+    assert "/v1/metadata/kobject.Brand-New, HTTP 404" in warnings
 
 
 def test_a_window_over_the_search_cap_is_read_in_full(workdir):

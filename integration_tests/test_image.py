@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -46,8 +47,10 @@ COUNTS = {
 # A year back: four 90-day search windows per search stream, so the read stays inside one minute's search
 # budget (100 requests) and the test measures the image, not the rate limiter.
 START_DATE = (datetime.now(timezone.utc) - timedelta(days=330)).strftime("%Y-%m-%dT00:00:00Z")
-# What the custom_attributes stream reads: GET /v1/metadata/<object>, and the klasses for kobjects.
+# What the custom_attributes stream reads: GET /v1/metadata/<object>, and GET /v1/metadata/kobject.<klass> per klass.
 METADATA_OBJECTS = ("customer", "conversation", "message", "company")
+# The emulator's name of a stream's objects, where it is not the stream's (its path under /v1/).
+EMULATOR_STREAM = {"business_schedules": "schedules", "satisfaction_forms": "satisfaction"}
 
 
 def manifest_stream_names() -> List[str]:
@@ -173,12 +176,16 @@ def expected_ids(emulator: KustomerEmulator, stream: str) -> Set[str]:
             for name in emulator.metadata(obj)["data"]["attributes"]["properties"]
         }
         for klass in emulator.records("klasses"):
-            attributes = klass["attributes"]
-            for name in (attributes.get("metadata") or {}).get("properties") or {}:
-                ids.add(f"kobject.{attributes.get('name') or klass['id']}.{name}")
+            name = klass["attributes"]["name"]
+            ids.update(f"kobject.{name}.{attribute}" for attribute in emulator.metadata("kobject." + name)["data"]["attributes"]["properties"])
         return ids
     since = START_DATE.replace("Z", ".000Z")
-    return {obj["id"] for obj in emulator.records(stream) if obj["attributes"].get("updatedAt", "") >= since}
+    return {obj["id"] for obj in emulator.records(EMULATOR_STREAM.get(stream, stream)) if obj["attributes"].get("updatedAt", "") >= since}
+
+
+def klass_stream_names(emulator: KustomerEmulator) -> List[str]:
+    """The per-klass streams discover lists besides the manifest's: `kobjects_` + the slugged klass name."""
+    return ["kobjects_" + re.sub(r"[^a-z0-9]+", "_", k["attributes"]["name"].lower()) for k in emulator.records("klasses")]
 
 
 def test_spec_declares_the_connection_fields(engine, image):
@@ -216,7 +223,7 @@ def test_check_with_a_wrong_token_fails_with_kustomers_reason_and_never_prints_t
     assert wrong_token not in run.stdout and wrong_token not in run.stderr
 
 
-def test_discover_lists_exactly_the_manifests_streams(engine, image, emulator, secrets):
+def test_discover_lists_the_manifests_streams_and_one_per_klass(engine, image, emulator, secrets):
     config = put(secrets, "config.json", good_config(emulator))
 
     run = run_connector(engine, image, ["discover", "--config", config], secrets)
@@ -224,7 +231,7 @@ def test_discover_lists_exactly_the_manifests_streams(engine, image, emulator, s
     assert run.status == 0, run.tail()
     streams = run.of_type("CATALOG")[0]["catalog"]["streams"]
     names = [stream["name"] for stream in streams]
-    assert sorted(names) == sorted(manifest_stream_names())
+    assert sorted(names) == sorted(manifest_stream_names() + klass_stream_names(emulator))
     assert all(stream["source_defined_primary_key"] == [["id"]] for stream in streams)
 
 

@@ -18,9 +18,9 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.partition_routers.single_partition_router import SinglePartitionRouter
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
-from airbyte_cdk.sources.declarative.partition_routers.single_partition_router import SinglePartitionRouter
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
@@ -459,9 +459,10 @@ def metadata_path(object_type: str) -> str:
 
 
 def send_pages(requester: Requester, path: str) -> Iterator[requests.Response]:
-    """Every page of a Kustomer list (`links.next` says whether another follows); stops at a 403 or 404 answer.
+    """Every page of a Kustomer list (`links.next` says whether another follows); stops at an answer other than 200.
 
-    The requester's error handler lets 403 and 404 through (IGNORE): the caller decides what they mean.
+    The requester's error handler lets a 403, and a 404 on a klass's metadata, through (IGNORE): the caller decides
+    what they mean.
     """
     page = 1
     while True:
@@ -479,10 +480,10 @@ def send_pages(requester: Requester, path: str) -> Iterator[requests.Response]:
 
 
 def refusal(response: Optional[requests.Response]) -> Optional[str]:
-    """`HTTP 403: <Kustomer's reason>` for a 403 or 404 answer (or no answer), else None."""
+    """`HTTP 403: <Kustomer's reason>` for an answer other than 200 (or no answer), else None."""
     if response is None:
         return "no answer"
-    if response.status_code in (403, 404):
+    if response.status_code != 200:
         body = page_body(response)
         errors = (body.get("errors") if isinstance(body, dict) else None) or [{}]
         first = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
@@ -505,8 +506,8 @@ def klasses(requester: Requester) -> Tuple[List[Mapping[str, Any]], Optional[str
     return found, None
 
 
-def klass_metadata(requester: Requester, object_type: str) -> Tuple[Mapping[str, Any], Optional[str]]:
-    """{attribute name: definition} of one object type's metadata (`kobject.<klass>` for a klass), and any refusal."""
+def metadata_of(requester: Requester, object_type: str) -> Tuple[Mapping[str, Any], Optional[str]]:
+    """{attribute name: definition} of one object type (`kobject.<klass name>` for a klass), and why not, if refused."""
     properties: Dict[str, Any] = {}
     for response in send_pages(requester, metadata_path(object_type)):
         refused = refusal(response)
@@ -525,8 +526,8 @@ class CustomAttributesSchemaLoader(SchemaLoader):
     metadata read: `customer`, `conversation`, `message`, `company`, one klass (`kobject.<klass name>`), or
     `kobject` for the union of every klass's attributes (every page of `GET /v1/klasses`, then
     `GET /v1/metadata/kobject.<klass name>` for each). The metadata is read once per stream (the CDK caches
-    schemas). A 403 or 404 (which the requester's error handler lets through) leaves `custom` open, with a warning
-    that names the role that would type the custom fields.
+    schemas). A 403, or a 404 on one klass's metadata (which the requester's error handler lets through), leaves
+    `custom` open, with a warning that names the role that would type the custom fields.
     """
 
     base: SchemaLoader
@@ -558,7 +559,7 @@ class CustomAttributesSchemaLoader(SchemaLoader):
         return names
 
     def _metadata(self, object_type: str) -> Mapping[str, Any]:
-        properties, refused = klass_metadata(self.requester, object_type)
+        properties, refused = metadata_of(self.requester, object_type)
         if refused:
             self._warn(f"the {object_type} metadata ({metadata_path(object_type)}, {refused})", "org.permission.metadata.read")
         return properties
@@ -636,16 +637,18 @@ class KlassStreamsRetriever(Retriever):
     Reads every page of `GET /v1/klasses` and names each klass's stream (`klass_stream_name`). The resolver's
     mappings cannot drop a record or compare records, and the CDK fails the whole discover on two streams of one
     name; this drops, with a warning, a klass whose name makes no stream name and every klass after the first
-    whose name makes the same stream name. A 403 or 404 on the klasses (let through by the requester's error
-    handler) gives no per-klass streams and a warning naming the role; an org without klasses gives none, silently.
+    whose name makes the same stream name. A 403 on the klasses (let through by the requester's error handler)
+    gives no per-klass streams and a warning naming the role; an org without klasses gives none, silently.
     """
 
-    requester: Requester
+    # Not `requester`: the CDK would turn on its response cache for a resolver's `retriever.requester`, to no use
+    # here (the klasses are read once per discover or sync) and with a deprecation warning from requests-cache.
+    klasses_requester: Requester
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
     def read_records(self, records_schema: Mapping[str, Any], stream_slice: Optional[StreamSlice] = None) -> Iterable[Mapping[str, Any]]:
-        found, refused = klasses(self.requester)
+        found, refused = klasses(self.klasses_requester)
         if refused:
             LOGGER.warning(
                 f"Kustomer did not list the org's klasses ({KLASSES_PATH}, {refused}): no kobjects_<klass> streams. "

@@ -85,6 +85,20 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         # its whole page until the next one; half a page more in the queue keeps the writer busy (full read in
         # `make bench`: same speed at 250 as at 1,000, peak RSS about 20 MB lower).
         self._concurrent_source._queue.maxsize = RECORD_QUEUE_SIZE
+        self._read_catalog: Optional[ConfiguredAirbyteCatalog] = None
+
+    @property
+    def dynamic_streams(self) -> List[Dict[str, Any]]:
+        """The per-klass streams, unless a read's catalog selects none of them.
+
+        Finding them costs a listing of the org's klasses and a metadata request per klass: a sync of other streams
+        skips it, and does not depend on the klasses role.
+        """
+        if self._read_catalog is not None:
+            static = {config.get("name") for config in self.resolved_manifest.get("streams", [])}
+            if all(configured.stream.name in static for configured in self._read_catalog.streams):
+                return []
+        return super().dynamic_streams
 
     def _prepare_for_stream_build(self) -> None:
         super()._prepare_for_stream_build()
@@ -148,6 +162,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         # The CDK masks secrets in log lines only; a stream's error trace quotes Kustomer's reason as is.
         token = config.get("api_token")
         fail_unless_kustomer_answers(config)
+        self._read_catalog = catalog
         for message in super().read(logger, config, catalog, state):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
             if error is not None and SAME_SLICE_AGAIN in (error.internal_message or ""):

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests_mock as requests_mock_module
 
@@ -31,8 +31,21 @@ LIST_PATHS = {
     "shortcuts": "/v1/shortcuts",
     "slas": "/v1/slas",
     "klasses": "/v1/klasses",
+    "brands": "/v1/brands",
+    "business_schedules": "/v1/schedules",
+    "satisfaction_forms": "/v1/satisfaction",
 }
-LIST_MAX_PAGE = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100}
+LIST_MAX_PAGE = {
+    "users": 500,
+    "teams": 500,
+    "tags": 100,
+    "shortcuts": 100,
+    "slas": 100,
+    "klasses": 100,
+    "brands": 100,
+    "business_schedules": 100,
+    "satisfaction_forms": 100,
+}
 METADATA_OBJECTS = ("customer", "conversation", "message", "company")
 # The roles of a key that may read every stream (the token document's `attributes.roles`).
 ALL_ROLES = [
@@ -88,8 +101,9 @@ def kustomer_object(
     }
 
 
-def klass(klass_id: str, name: str, properties: Mapping[str, Any], updated_at: str = "2025-02-01T00:00:00.000Z") -> Dict[str, Any]:
-    return kustomer_object("klass", klass_id, updated_at, {"name": name, "displayName": name.title(), "metadata": {"properties": dict(properties)}})
+def klass(klass_id: str, name: str, updated_at: str = "2025-02-01T00:00:00.000Z") -> Dict[str, Any]:
+    """A klass as `GET /v1/klasses` answers it: no attribute definitions (those come from /v1/metadata/kobject.<name>)."""
+    return kustomer_object("klass", klass_id, updated_at, {"name": name, "displayName": name.title(), "icon": "box", "color": "#000", "status": "enabled"})
 
 
 def token_document(roles: Optional[List[str]]) -> Dict[str, Any]:
@@ -134,18 +148,19 @@ class FakeKustomer:
         for stream, path in LIST_PATHS.items():
             self.mocker.get(f"{self.api_url}{path}", json=self._lister(stream, path))
         self.mocker.get(f"{self.api_url}/v1/auth/tokens/current", json=token_document(ALL_ROLES))
-        for object_type in METADATA_OBJECTS:
-            self.mocker.get(f"{self.api_url}/v1/metadata/{object_type}", json=self._metadata(object_type))
+        self.mocker.get(re.compile(re.escape(f"{self.api_url}/v1/metadata/") + r"[^?]+"), json=self._metadata)
 
     def set_metadata(self, object_type: str, properties: Mapping[str, Any]) -> None:
+        """Custom attribute definitions of `customer`, ..., or of one klass: `kobject.<klass name>`."""
         self.metadata[object_type] = dict(properties)
 
-    def _metadata(self, object_type: str):  # type: ignore[no-untyped-def]
-        def answer(request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
-            self.metadata_requests.append(object_type)
-            return {"data": {"type": "metadata", "id": object_type, "attributes": {"properties": self.metadata.get(object_type, {})}}}
-
-        return answer
+    def _metadata(self, request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+        object_type = unquote(urlsplit(request.url).path.split("/v1/metadata/", 1)[1])
+        self.metadata_requests.append(object_type)
+        if object_type not in METADATA_OBJECTS and object_type not in self.metadata:
+            context.status_code = 404
+            return kustomer_error(404, f"No metadata for resource {object_type!r}")
+        return {"data": {"type": "metadata", "id": object_type, "attributes": {"properties": self.metadata.get(object_type, {})}}}
 
     def add(self, stream: str, objects: List[Dict[str, Any]]) -> None:
         self.objects.setdefault(stream, []).extend(objects)
@@ -155,8 +170,13 @@ class FakeKustomer:
         query = parse_qs(urlsplit(request.url).query)
         page, page_size = int(query.get("page", ["1"])[0]), min(int(query["pageSize"][0]), 500)
         self.search_requests.append({"body": body, "page": page, "page_size": page_size, "headers": dict(request.headers)})
-        stream = next(s for s, ctx in SEARCH_CONTEXTS.items() if ctx == body["queryContext"])
-        matches = [o for o in self.objects.get(stream, []) if _matches(o, body)]
+        context_name = body["queryContext"]
+        if context_name.startswith("kobject_"):  # one klass: its kobjects, whose klass relationship names it
+            klass_ids = {k["id"] for k in self.objects.get("klasses", []) if k["attributes"]["name"] == context_name[len("kobject_"):]}
+            candidates = [o for o in self.objects.get("kobjects", []) if o["relationships"].get("klass", {}).get("data", {}).get("id") in klass_ids]
+        else:
+            candidates = self.objects.get(next(s for s, ctx in SEARCH_CONTEXTS.items() if ctx == context_name), [])
+        matches = [o for o in candidates if _matches(o, body)]
         matches.sort(key=lambda o: (o["attributes"]["updatedAt"], o["id"]))
         start = (page - 1) * page_size
         if start >= self.search_cap:

@@ -259,7 +259,7 @@ def test_kustomer_api_budget_reads_the_reset_header_as_epoch_seconds_or_seconds_
     assert budget.get_reset_ts_from_response(response) is None
 
 
-def test_the_source_paces_with_kustomer_api_budget():
+def test_the_source_paces_with_kustomer_api_budget(kustomer):
     from source_kustomer.components import KustomerAPIBudget
     from source_kustomer.config import normalize_config
     from source_kustomer.source import SourceKustomer

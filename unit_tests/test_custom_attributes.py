@@ -55,18 +55,35 @@ def test_the_static_schema_stays_the_base_and_other_streams_get_their_own_metada
     assert schemas["customers"]["properties"]["custom"]["additionalProperties"] is True
 
 
-def test_kobjects_get_the_custom_attributes_of_every_klass(kustomer):
-    kustomer.add("klasses", [klass("k1", "order", {"totalNum": {"type": "number"}}), klass("k2", "survey", {"scoreNum": {"type": "number"}, "commentTxt": {}})])
+def test_kobjects_get_the_custom_attributes_of_every_klass_from_its_metadata(kustomer):
+    kustomer.add("klasses", [klass("k1", "order"), klass("k2", "Survey-Response")])
+    kustomer.set_metadata("kobject.order", {"totalNum": {"type": "number"}})
+    kustomer.set_metadata("kobject.Survey-Response", {"scoreNum": {"type": "number"}, "commentTxt": {}})
 
     custom = _discover(ConfigBuilder().build())["kobjects"]["properties"]["custom"]["properties"]
 
-    assert set(custom) >= {"total_num", "score_num", "comment_txt"}
+    assert custom["total_num"] == {"type": ["null", "number"]}
+    assert custom["score_num"] == {"type": ["null", "number"]}
+    assert custom["comment_txt"] == {"type": ["null", "string"]}
 
 
-def test_metadata_is_read_once_per_object_type_in_discover(kustomer):
+def test_kobjects_read_every_page_of_klasses(kustomer):
+    kustomer.add("klasses", [klass(f"k{i}", f"klass{i}") for i in range(101)])
+    kustomer.set_metadata("kobject.klass100", {"lastOnSecondPageStr": {"type": "string"}})
+
+    custom = _discover(ConfigBuilder().build())["kobjects"]["properties"]["custom"]["properties"]
+
+    assert custom["last_on_second_page_str"] == {"type": ["null", "string"]}
+
+
+def test_metadata_is_read_once_per_object_type_in_discover_and_twice_per_klass(kustomer):
+    kustomer.add("klasses", [klass("k1", "order")])
+    kustomer.set_metadata("kobject.order", {})
+
     _discover(ConfigBuilder().build())
 
-    assert sorted(kustomer.metadata_requests) == ["company", "conversation", "customer", "message"]
+    # each klass: once for the kobjects union, once for its own stream
+    assert sorted(kustomer.metadata_requests) == ["company", "conversation", "customer", "kobject.order", "kobject.order", "message"]
 
 
 def test_without_the_metadata_role_discover_succeeds_with_static_schemas_and_warns(caplog):
@@ -74,12 +91,15 @@ def test_without_the_metadata_role_discover_succeeds_with_static_schemas_and_war
         FakeKustomer(mocker)
         for object_type in ("customer", "conversation", "message", "company"):
             mocker.get(f"{API_URL}/v1/metadata/{object_type}", status_code=403, json=kustomer_error(403, "Missing role org.permission.metadata.read"))
-        mocker.get(f"{API_URL}/v1/klasses", status_code=403, json=kustomer_error(403, "Missing role org.permission.metadata.read"))
+        mocker.get(f"{API_URL}/v1/klasses", status_code=403, json=kustomer_error(403, "Missing role org.permission.klass.read"))
         with caplog.at_level(logging.WARNING):
             schemas = _discover(ConfigBuilder().build())
 
     assert schemas["customers"]["properties"]["custom"]["properties"] == {}
+    assert schemas["kobjects"]["properties"]["custom"]["properties"] == {}
+    assert not [name for name in schemas if name.startswith("kobjects_")]
     assert "org.permission.metadata.read" in caplog.text
+    assert "org.permission.klass.read" in caplog.text
 
 
 def test_records_validate_against_the_discovered_schema(kustomer):
@@ -107,11 +127,20 @@ def test_records_validate_against_the_discovered_schema(kustomer):
 def test_custom_attributes_stream_has_one_row_per_attribute_and_object_type(kustomer):
     kustomer.set_metadata("customer", {"totalSpentNum": {"type": "number", "displayName": "Total Spent"}})
     kustomer.set_metadata("company", {"totalSpentNum": {"type": "number"}})
-    kustomer.add("klasses", [klass("k1", "order", {"skusTxt": {"type": "text", "displayName": "SKUs"}})])
+    kustomer.add("klasses", [klass("k1", "order"), klass("k2", "Ecomm-Return")])
+    kustomer.set_metadata("kobject.order", {"skusTxt": {"type": "text", "displayName": "SKUs"}})
+    kustomer.set_metadata("kobject.Ecomm-Return", {"skusTxt": {"type": "text"}, "reasonTree": {"type": "tree"}})
 
     rows = {r["id"]: r for r in records_of(read_source(ConfigBuilder().build(), catalog("custom_attributes")), "custom_attributes")}
 
-    assert set(rows) == {"customer.totalSpentNum", "company.totalSpentNum", "kobject.order.skusTxt"}
+    assert set(rows) == {
+        "customer.totalSpentNum",
+        "company.totalSpentNum",
+        "kobject.order.skusTxt",
+        "kobject.Ecomm-Return.skusTxt",
+        "kobject.Ecomm-Return.reasonTree",
+    }
+    assert rows["customer.totalSpentNum"].get("klass") is None
     assert {k: v for k, v in rows["customer.totalSpentNum"].items() if v is not None} == {
         "id": "customer.totalSpentNum",
         "object_type": "customer",
@@ -122,13 +151,16 @@ def test_custom_attributes_stream_has_one_row_per_attribute_and_object_type(kust
         "json_type": "number",
     }
     assert rows["kobject.order.skusTxt"]["klass"] == "order"
+    assert rows["kobject.order.skusTxt"]["object_type"] == "kobject"
     assert rows["kobject.order.skusTxt"]["column"] == "skus_txt"
+    assert rows["kobject.order.skusTxt"]["display_name"] == "SKUs"
+    assert rows["kobject.Ecomm-Return.reasonTree"]["json_type"] == "string"
 
 
 def test_companies_is_search_backed_and_slas_and_klasses_are_listed(kustomer):
     kustomer.add("companies", [kustomer_object("company", "co1", "2025-03-01T00:00:00.000Z")])
     kustomer.add("slas", [kustomer_object("sla", "s1", "2025-03-01T00:00:00.000Z")])
-    kustomer.add("klasses", [klass("k1", "order", {})])
+    kustomer.add("klasses", [klass("k1", "order")])
 
     output = read_source(ConfigBuilder().build(), catalog("companies", "slas", "klasses"))
 

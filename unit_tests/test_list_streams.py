@@ -1,5 +1,5 @@
-"""List-backed streams: users, teams, tags, shortcuts, slas and klasses (no server-side filter: every sync reads the
-whole list and incremental syncs keep what changed since the state)."""
+"""List-backed streams: users, teams, tags, shortcuts, slas, klasses, brands, business_schedules and satisfaction_forms
+(no server-side filter: every sync reads the whole list and incremental syncs keep what changed since the state)."""
 
 from typing import Dict, List
 
@@ -12,7 +12,17 @@ from unit_tests.builders import LIST_MAX_PAGE, LIST_PATHS, TOKEN, ConfigBuilder,
 from unit_tests.conftest import read_source
 
 LIST_STREAMS = sorted(LIST_PATHS)
-OBJECT_TYPES = {"users": "user", "teams": "team", "tags": "tag", "shortcuts": "shortcut", "slas": "sla", "klasses": "klass"}
+OBJECT_TYPES = {
+    "users": "user",
+    "teams": "team",
+    "tags": "tag",
+    "shortcuts": "shortcut",
+    "slas": "sla",
+    "klasses": "klass",
+    "brands": "brand",
+    "business_schedules": "schedule",
+    "satisfaction_forms": "satisfaction",
+}
 
 
 def objects(stream: str, updated: List[str]) -> List[Dict]:

@@ -10,8 +10,9 @@ The attribute set of each stream covers the columns of the Stitch/Qlik "Kustomer
 schema disagrees with itself (for instance arrays it lists as STRING in one table and ARRAY in another).
 
 Custom attributes (``attributes.custom``) follow Kustomer's suffix convention (Str, Txt, Num, Bool, At, Tree,
-Url, Id).  The same definitions feed ``GET /v1/metadata/<resource>`` and the klass ``metadata`` so that the
-metadata and the data always agree.
+Url, Id).  The same definitions feed ``GET /v1/metadata/<resource>`` (``kobject.<klass name>`` for a klass) so
+that the metadata and the data always agree.  Klasses themselves carry no attribute definitions, as in Kustomer's
+API reference; one klass has a display-style name (``Survey-Response``) that a stream name must slug.
 """
 
 from __future__ import annotations
