@@ -210,7 +210,7 @@ def test_an_answer_from_a_window_that_has_ended_changes_nothing():
 
 
 @pytest.mark.parametrize("config_share,expected", [({}, 80), ({"rate_limit_share": 50}, 50), ({"rate_limit_share": 100}, 100)])
-def test_the_source_paces_with_the_configured_share(config_share, expected):
+def test_the_source_paces_with_the_configured_share(kustomer, config_share, expected):
     source = SourceKustomer(config=normalize_config({"api_token": "t", "start_date": "2025-01-01", **config_share}))
     source.streams(source._config)
 
