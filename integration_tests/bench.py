@@ -1,6 +1,6 @@
 """`make bench`: the connector's throughput, rate-limit efficiency and memory, measured through the real CLI.
 
-    python -m integration_tests.bench [--scale 1.0] [--scenarios cpu,budget,memory,latency]
+    python -m integration_tests.bench [--scale 1.0] [--scenarios cpu,budget,budget_early,memory,latency]
         [--output bench-results.json] [--num-workers 6]
 
 The Kustomer emulator runs as a separate process (its CPU and memory are not the connector's), and every
@@ -15,6 +15,8 @@ come from the kernel's rusage of that process (`os.wait4`).
 - budget   Kustomer-shaped limits scaled down in time (20 searches and 200 requests per 2 s window, 100 ms latency):
            customers, conversations and messages against the bound of the connector's share of them
            (`rate_limit_share`, default 80%: 16 x 500 records per 2 s = 4,000 records/s).
+- budget_early  the same from a start_date seven years before the first record ("give me everything"): no search may
+           be spent on the empty years.
 - memory   peak RSS of the full read, and of the same read over a tenth of the data (a second emulator).
 - latency  100 ms per request, no limits: the full read's throughput against the cpu scenario's.
 
@@ -52,7 +54,7 @@ from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE
 from source_kustomer.run import tune_gc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("cpu", "budget", "memory", "latency")
+SCENARIOS = ("cpu", "budget", "budget_early", "memory", "latency")
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 
 # The issue's dataset: the big three at this size, the other streams at the emulator's defaults.
@@ -63,6 +65,8 @@ START_DATE = "2024-01-01T00:00:00Z"  # before every generated record (the emulat
 # at full scale, ~500 searches = 25 windows of 2 s. (From 2025-10-01, 150,000 records, the 1.4 s start-up alone was
 # 4% of the run; from 2024-01-01 each stream also searches four empty 90-day windows, 2% of the searches.)
 BUDGET_START_DATE = "2025-01-01T00:00:00Z"
+# "Give me everything": a start_date seven years before the org's first object (archive search included).
+EARLY_START_DATE = "2018-01-01T00:00:00Z"
 
 # Kustomer's limits (100 searches and 1,000 requests a minute) scaled down in time, with a network's latency.
 BUDGET_LIMITS = {"search_rate_limit": 20, "rate_limit": 200, "window_seconds": 2.0, "latency_ms": 100}
@@ -479,9 +483,9 @@ class Bench:
         return {"connector": result, "latency_ms": LATENCY_MS, "ratio_to_cpu": ratio,
                 "target": f">= {TARGETS['latency_share_of_cpu']:.0%} of the cpu scenario's records/s", "met": met}
 
-    def budget(self) -> Dict[str, Any]:
+    def budget(self, start_date: str = BUDGET_START_DATE, label: str = "budget-read") -> Dict[str, Any]:
         emulator = self.main_emulator()
-        result = self.run_read(emulator, "budget-read", BUDGET_LIMITS, BUDGET_STREAMS, BUDGET_START_DATE)
+        result = self.run_read(emulator, label, BUDGET_LIMITS, BUDGET_STREAMS, start_date)
         window = BUDGET_LIMITS["window_seconds"]
         # The connector spends its share of each window (the default, as users get it) and leaves the rest to the org.
         searches = share_of_window(BUDGET_LIMITS["search_rate_limit"], DEFAULT_RATE_LIMIT_SHARE)
@@ -500,7 +504,12 @@ class Bench:
             "allowed_search_requests_per_second": searches / window,
             "allowed_requests_per_second": share_of_window(BUDGET_LIMITS["rate_limit"], DEFAULT_RATE_LIMIT_SHARE) / window,
             "target": f">= {TARGETS['budget_share_of_bound']:.0%} of {bound:,.0f} records/s", "met": met,
+            "start_date": start_date,
         }
+
+    def budget_early(self) -> Dict[str, Any]:
+        """The budget scenario from a start_date years before the org's first object: no search spent on empty time."""
+        return self.budget(EARLY_START_DATE, "budget-early-read")
 
     def memory(self) -> Dict[str, Any]:
         full = self.full()
@@ -558,10 +567,12 @@ def rows(results: Dict[str, Any]) -> List[List[str]]:
         table.append(["cpu: loop + flatten + write", f"{floor['records']:,}", f"{floor['wall_seconds']:.1f}",
                       f"{floor['records_per_second']:,.0f}", f"{floor['requests_per_second']:.1f}/s (no limit)", "0", "-",
                       f"{r['ratio_connector_to_one_core_floor']:.2f} of this", "-", "-"])
-    if "budget" in results:
-        r = results["budget"]
+    for key, label in (("budget", "budget: 3 search streams"), ("budget_early", "budget: same, from 2018")):
+        if key not in results:
+            continue
+        r = results[key]
         c = r["connector"]
-        table.append(["budget: 3 search streams", f"{c['records']:,}", f"{c['wall_seconds']:.1f}", f"{c['records_per_second']:,.0f}",
+        table.append([label, f"{c['records']:,}", f"{c['wall_seconds']:.1f}", f"{c['records_per_second']:,.0f}",
                       f"search {c['search_requests_per_second']:.1f}/{r['allowed_search_requests_per_second']:.0f}, "
                       f"all {c['requests_per_second']:.1f}/{r['allowed_requests_per_second']:.0f}",
                       str(c["rate_limited"]), f"{c['peak_rss_mb']:.0f}", f"{r['share_of_bound']:.0%} of bound", r["target"], yes(r["met"])])

@@ -402,7 +402,8 @@ def test_a_killed_read_resumes_from_its_last_state_without_losing_a_record(emula
     start_date = "2025-01-01T00:00:00Z"  # every customer, through the tie block of 500 sharing one updatedAt
     config = _config(workdir, emulator.url, page_size=100, start_date=start_date)
     catalog_path = write_json(workdir / "resume_catalog.json", configured_catalog(catalog, ["customers"], incremental=True))
-    emulator.configure(latency_ms=150)
+    # State is saved at each search-cap restart: a cap of 1,000 makes several of them among 5,000 customers.
+    emulator.configure(latency_ms=150, search_cap=1_000)
 
     command = [console_script(), "read", "--config", str(config), "--catalog", str(catalog_path)]
     first = _read_until_checkpoint(command, workdir, "customers", start=start_date.replace("Z", ".000Z"))
@@ -415,7 +416,10 @@ def test_a_killed_read_resumes_from_its_last_state_without_losing_a_record(emula
 
     emulator.configure(latency_ms=0)
     state_path = write_json(workdir / "resume_state.json", [first["state"]])
-    second = run_cli(["read", "--config", str(config), "--catalog", str(catalog_path), "--state", str(state_path)], workdir)
+    try:
+        second = run_cli(["read", "--config", str(config), "--catalog", str(catalog_path), "--state", str(state_path)], workdir)
+    finally:
+        emulator.configure(search_cap=10_000)
 
     assert second.exit_code == 0 and not second.errors(), second.errors()
     resumed = set(second.id_counts("customers"))

@@ -1,0 +1,52 @@
+"""The connector's reliances on airbyte-cdk internals still apply (source_kustomer/cdk_internals.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airbyte_cdk.models import SyncMode, Type
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.sources.declarative.retrievers.pagination_tracker import PaginationTracker
+
+from source_kustomer import cdk_internals
+from source_kustomer.source import SourceKustomer
+from unit_tests.builders import ConfigBuilder, catalog, kustomer_object
+from unit_tests.conftest import read_source
+
+BASE = datetime(2025, 3, 1, tzinfo=timezone.utc)
+
+
+def _ts(seconds: int) -> str:
+    return (BASE + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_the_patches_apply_to_the_cdk_methods_they_replace():
+    SourceKustomer(config=ConfigBuilder().build())
+
+    assert cdk_internals.installed()
+    assert PaginationTracker.reduce_slice_range_if_possible is cdk_internals.checkpointing_reduce
+    assert ModelToComponentFactory._create_pagination_tracker_factory is cdk_internals.tracker_factory_knowing_the_stream_cursor
+    # what the patches read of the CDK's objects is still there
+    assert cdk_internals.ORIGINAL_REDUCE.__qualname__ == "PaginationTracker.reduce_slice_range_if_possible"
+    assert cdk_internals.ORIGINAL_TRACKER_FACTORY.__qualname__ == "ModelToComponentFactory._create_pagination_tracker_factory"
+
+
+def test_a_first_sync_saves_its_state_at_every_search_cap_restart_after_the_records_before_it(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"c{i:05d}", _ts(i)) for i in range(25_000)])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental))
+
+    messages = [m for m in output._messages if m.type in (Type.RECORD, Type.STATE)]
+    seen_latest = ""
+    checkpoints = []
+    for message in messages:
+        if message.type == Type.RECORD:
+            seen_latest = max(seen_latest, message.record.data["updated_at"])
+        else:
+            value = message.state.stream.stream_state.__dict__["updated_at"]
+            assert value <= seen_latest, "a state never gets ahead of the records written before it"
+            checkpoints.append(value)
+    # 25,000 records: restarts after 10,000 and 20,000, each a state, then the final one
+    assert len([v for v in checkpoints if v < _ts(24_999)]) >= 2, checkpoints
+    assert checkpoints == sorted(checkpoints)
+    assert len({r.record.data["id"] for r in output.records}) == 25_000
