@@ -49,7 +49,8 @@ import orjson
 import requests
 
 from integration_tests.cli import configured_catalog, console_script, write_json
-from source_kustomer.components import KustomerRecordFlattener, share_of_window
+from source_kustomer.cdk_internals import share_of_window
+from source_kustomer.components import KustomerRecordFlattener
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE
 from source_kustomer.run import tune_gc
 

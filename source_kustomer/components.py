@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-import datetime
+import dataclasses
 import logging
 import re
-import threading
 import time
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Tuple, Union
@@ -25,7 +24,6 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.declarative.schema.schema_loader import SchemaLoader
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
-from airbyte_cdk.sources.streams.call_rate import FixedWindowCallRatePolicy, HttpAPIBudget
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCCESS_RESOLUTION, ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -182,7 +180,8 @@ class KustomerDataExtractor(RecordExtractor):
 
 @dataclass
 class KustomerErrorHandler(DefaultErrorHandler):
-    """`DefaultErrorHandler`, except that a 200 answering a non-empty JSON object succeeds before the filters run.
+    """`DefaultErrorHandler`, except that a 200 answering a non-empty JSON object succeeds before the filters run,
+    and an error message's `{reason}` becomes Kustomer's own reason (`kustomer_reason`).
 
     Each filter the CDK evaluates parses the body with the standard json module, for its predicate and again for its
     error message: two parses of every page before the filter that accepts a 200. Anything else goes to the filters.
@@ -194,9 +193,25 @@ class KustomerErrorHandler(DefaultErrorHandler):
             if isinstance(body, dict) and body:
                 return SUCCESS_RESOLUTION
         resolution = super().interpret_response(response_or_exception)
-        if resolution.response_action == ResponseAction.IGNORE and isinstance(response_or_exception, requests.Response):
+        if not isinstance(response_or_exception, requests.Response):
+            return resolution
+        if resolution.response_action == ResponseAction.IGNORE:
             refused_archive_as_last_page(response_or_exception)
+        if resolution.error_message and REASON in resolution.error_message:
+            reason = kustomer_reason(page_body(response_or_exception), response_or_exception.reason)
+            resolution = dataclasses.replace(resolution, error_message=resolution.error_message.replace(REASON, reason))
         return resolution
+
+
+# In an error message of the manifest, where Kustomer's own reason goes (Jinja leaves single braces alone).
+REASON = "{reason}"
+
+
+def kustomer_reason(body: Any, fallback: Optional[str] = None) -> str:
+    """Kustomer's own words from an error body, in either of its error formats (`errors[0]` detail, message, title)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    return str(first.get("detail") or first.get("message") or first.get("title") or fallback or "no reason given")
 
 
 ARCHIVE_REFUSAL = "_kustomer_archive_refusal"
@@ -212,11 +227,7 @@ def refused_archive_as_last_page(response: requests.Response) -> None:
     request = response.request
     if request is None or "/archive/search" not in (request.url or "") or response.status_code == 200:
         return
-    body = page_body(response)
-    errors = body.get("errors") if isinstance(body, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-    reason = first.get("detail") or first.get("message") or first.get("title") or "no reason given"
-    setattr(response, ARCHIVE_REFUSAL, (response.status_code, str(reason)))
+    setattr(response, ARCHIVE_REFUSAL, (response.status_code, kustomer_reason(page_body(response))))
     response.status_code = 200
     response._kustomer_body = {"data": [], "links": {"next": None}}  # type: ignore[attr-defined]
 
@@ -263,131 +274,6 @@ class RateLimitResetBackoff(BackoffStrategy):
                 failure_type=FailureType.transient_error,
             )
         return wait
-
-
-class KustomerAPIBudget(HttpAPIBudget):
-    """The manifest's `HTTPAPIBudget`, reading `x-ratelimit-reset` as epoch seconds or as seconds to wait, and
-    leaving the org a reserve of every window (`rate_limit_share`).
-
-    The CDK's budget takes the header for a whole-number epoch time: seconds to wait would put the reset in 1970 and
-    silently switch pacing off, and a decimal value would fail every request. It also spends a window to its last
-    request, and forgets requests still in flight when a response lowers the count. The manifest cannot name a
-    budget class, so `SourceKustomer` rebuilds the manifest's budget as this one, with the same policies and headers.
-
-    The share: with `x-ratelimit-limit` L, the connector spends at most `max(1, L * share // 100)` requests of a
-    window (its policy's call limit), so it waits for `x-ratelimit-reset` once `x-ratelimit-remaining` is at or below
-    the reserve `L - that` (at or below `(1 - share/100) * L`, rounded up to whole requests). Kustomer counts every
-    key of the org, so requests of other integrations use up the connector's part first. A response without
-    `x-ratelimit-limit` gives no reserve to compute: its `remaining` is taken as is, as the CDK does (share 100).
-    """
-
-    # Pacing waits for the window's end plus this: Kustomer's reset is a whole-second epoch time (exact for a
-    # 60-second window on the minute), so only a clock difference is covered; a 429 still falls back on
-    # RateLimitResetBackoff's wider margin. 0.5 s here cost 5 points of budget in `make bench` (2-second windows).
-    PACING_MARGIN_SECONDS = 0.1
-    LIMIT_HEADER = "x-ratelimit-limit"
-
-    def __init__(self, *, rate_limit_share: int = 100, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._share = rate_limit_share
-        # id(request) -> (its policy, when it was sent, in which order): requests sent and not answered yet, which
-        # the next `remaining` may not count. Shared by the workers, under the lock.
-        self._in_flight: Dict[int, Tuple[FixedWindowCallRatePolicy, float, int]] = {}
-        self._in_flight_lock = threading.Lock()
-        self._sent = 0
-
-    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        super().acquire_call(request, block=block, timeout=timeout)
-        policy = self.get_matching_policy(request)
-        if isinstance(policy, FixedWindowCallRatePolicy):
-            with self._in_flight_lock:
-                self._sent += 1
-                self._in_flight[id(request)] = (policy, time.monotonic(), self._sent)
-
-    def _answered(self, request: Any, policy: FixedWindowCallRatePolicy) -> int:
-        """Forgets `request` as in flight; the number of requests of `policy` sent after it and still in flight.
-
-        Those may reach Kustomer after this one was counted. The ones sent before it most likely reached Kustomer
-        first and are in its `remaining` already: counting them again would leave calls of the window unused
-        whenever answers come back out of order (5-7% of the budget in `make bench`). A request that failed
-        without a response is never answered here: it is forgotten after a window's length.
-        """
-        now = time.monotonic()
-        stale = policy._offset.total_seconds()
-        with self._in_flight_lock:
-            _policy, _when, order = self._in_flight.pop(id(request), (policy, now, self._sent))
-            for key in [k for k, (_p, when, _o) in self._in_flight.items() if now - when > stale]:
-                del self._in_flight[key]
-            return sum(1 for p, _when, o in self._in_flight.values() if p is policy and o > order)
-
-    def update_from_response(self, request: Any, response: Any) -> None:
-        policy = self.get_matching_policy(request)
-        if not isinstance(policy, FixedWindowCallRatePolicy) or not isinstance(response, requests.Response):
-            super().update_from_response(request, response)
-            return
-        sent_since = self._answered(request, policy)
-        reset_ts = self.get_reset_ts_from_response(response)
-        margin = datetime.timedelta(seconds=self.PACING_MARGIN_SECONDS)
-        if reset_ts is not None and reset_ts <= datetime.datetime.now() + margin:
-            return  # counted in a window that has ended since: its `remaining` says nothing about the current one
-        available = self.get_calls_left_from_response(response)
-        if available is not None:
-            # Requests sent after this one may reach Kustomer after it was counted: keep them counted here.
-            available = max(available - sent_since, 0)
-        window_share = self.window_share(response)
-        with policy._lock:
-            if window_share is not None:
-                policy._call_limit = window_share  # a new window opens with the connector's share, not the ceiling
-            # Kustomer's window turned before ours (our reset carries a margin): the CDK's policy ignores a count that
-            # goes up, and would stay empty until the new window's end. Take Kustomer's count for the new window.
-            if reset_ts is not None and reset_ts > policy._next_reset_ts + margin and available is not None:
-                policy._next_reset_ts = reset_ts
-                policy._calls_num = max(policy._call_limit - available, 0)
-                return
-        policy.update(available_calls=available, call_reset_ts=reset_ts)
-
-    def window_share(self, response: requests.Response) -> Optional[int]:
-        """The requests of a window the connector may spend; None without a usable `x-ratelimit-limit`."""
-        return share_of_window(_header_int(response, self.LIMIT_HEADER), self._share)
-
-    def get_calls_left_from_response(self, response: requests.Response) -> Optional[int]:
-        """`x-ratelimit-remaining` less the org's reserve (0 once it is reached); as is without `x-ratelimit-limit`."""
-        remaining = _header_int(response, self._ratelimit_remaining_header)
-        if remaining is None:
-            return 0 if response.status_code in self._status_codes_for_ratelimit_hit else None
-        limit = _header_int(response, self.LIMIT_HEADER)
-        window_share = share_of_window(limit, self._share)
-        if limit is None or window_share is None:
-            return remaining
-        return max(remaining - (limit - window_share), 0)
-
-    def get_reset_ts_from_response(self, response: requests.Response) -> Optional[datetime.datetime]:
-        wait = seconds_until_reset(response.headers.get(self._ratelimit_reset_header), margin=self.PACING_MARGIN_SECONDS)
-        return None if wait is None else datetime.datetime.now() + datetime.timedelta(seconds=wait)
-
-    @classmethod
-    def like(cls, budget: HttpAPIBudget, rate_limit_share: int = 100) -> "KustomerAPIBudget":
-        return cls(
-            policies=budget._policies,
-            ratelimit_reset_header=budget._ratelimit_reset_header,
-            ratelimit_remaining_header=budget._ratelimit_remaining_header,
-            status_codes_for_ratelimit_hit=budget._status_codes_for_ratelimit_hit,
-            rate_limit_share=rate_limit_share,
-        )
-
-
-def share_of_window(limit: Optional[int], share: int) -> Optional[int]:
-    """The requests of a window of `limit` that `share` percent allows: at least one, so a sync always moves on."""
-    if limit is None or limit <= 0:
-        return None
-    return max(1, limit * share // 100)
-
-
-def _header_int(response: requests.Response, name: str) -> Optional[int]:
-    try:
-        return int(float(response.headers[name]))
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def seconds_until_reset(header_value: Optional[str], now: Optional[float] = None, margin: float = 0.0) -> Optional[float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -21,11 +22,10 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
-from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kustomer import cdk_internals, speedups
-from source_kustomer.components import KustomerAPIBudget
+from source_kustomer import cdk_internals, components
+from source_kustomer.components import page_body
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
 from source_kustomer.search import with_sync_context
 
@@ -33,15 +33,12 @@ TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
 SEARCH_PATH = "/v1/customers/search"
 SEARCH_ROLE = "org.permission.search.read"
 METADATA_ROLE = "org.permission.metadata.read"
-# The CDK's words when a search window restarted at the last updated_at read and got the very same window back.
-SAME_SLICE_AGAIN = "attempts with the same slice"
 TIE_BLOCK_OVER_CAP = (
     "{stream}: more than 10,000 records share one updated_at (or more than 10,000 objects were deleted permanently "
     "since the last sync), and Kustomer's search cannot page past its 10,000-result cap for them. The stream stopped "
     "rather than skip records; the records before that timestamp were delivered."
 )
 UNREACHABLE = "Could not reach Kustomer at"
-RECORD_QUEUE_SIZE = 250
 CHECK_TIMEOUT = (10, 30)  # connect, read: check answers well within a minute even for an unreachable host
 
 
@@ -71,7 +68,6 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
         **kwargs: Any,
     ) -> None:
-        speedups.install()
         cdk_internals.install()
         super().__init__(
             catalog=catalog,
@@ -80,11 +76,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
             source_config=load_manifest(),
             **kwargs,
         )
-        # Workers hand records to the main thread, which writes them out, through a queue the CDK sizes at 10,000:
-        # at ~20 kB a Kustomer object in memory, 200 MB whenever the writer falls behind. Each worker already holds
-        # its whole page until the next one; half a page more in the queue keeps the writer busy (full read in
-        # `make bench`: same speed at 250 as at 1,000, peak RSS about 20 MB lower).
-        self._concurrent_source._queue.maxsize = RECORD_QUEUE_SIZE
+        cdk_internals.limit_record_queue(self)
         self._read_catalog: Optional[ConfiguredAirbyteCatalog] = None
 
     @property
@@ -102,14 +94,11 @@ class SourceKustomer(ConcurrentDeclarativeSource):
 
     def _prepare_for_stream_build(self) -> None:
         super()._prepare_for_stream_build()
-        # Streams take the factory's budget when they are built, right after this: swap in the one that reads both
-        # forms of x-ratelimit-reset and keeps the org's reserve of each window (see KustomerAPIBudget).
-        budget = getattr(self._constructor, "_api_budget", None)
-        if isinstance(budget, HttpAPIBudget) and not isinstance(budget, KustomerAPIBudget):
-            share = (self._config or {}).get("rate_limit_share")
-            if isinstance(share, bool) or not isinstance(share, int) or not 10 <= share <= 100:
-                share = DEFAULT_RATE_LIMIT_SHARE  # a config that was not normalised (validated configs always hold one)
-            self._constructor._api_budget = KustomerAPIBudget.like(budget, rate_limit_share=share)
+        # The budget that reads both forms of x-ratelimit-reset and keeps the org's reserve of each window.
+        share = (self._config or {}).get("rate_limit_share")
+        if isinstance(share, bool) or not isinstance(share, int) or not 10 <= share <= 100:
+            share = DEFAULT_RATE_LIMIT_SHARE  # a config that was not normalised (validated configs always hold one)
+        cdk_internals.use_kustomer_budget(self, share)
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
         """The config as the streams use it: validated, with start_date and api_url normalised."""
@@ -139,12 +128,8 @@ class SourceKustomer(ConcurrentDeclarativeSource):
                 f"The API key lacks {METADATA_ROLE}: custom attributes are published untyped inside `custom`. "
                 "Give the key that role to get each custom attribute as a typed column."
             )
-        # The CDK's CheckStream builds `users` from the constructor's config, not this one: check with this one.
-        constructed, self._config = self._config, config
-        try:
+        with cdk_internals.streams_built_from(self, config):
             return super().check(logger, config)
-        finally:
-            self._config = constructed
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         # The schemas read the org's custom attributes, with every retry of the requester: without this, an
@@ -165,7 +150,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         self._read_catalog = catalog
         for message in super().read(logger, config, catalog, state):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
-            if error is not None and SAME_SLICE_AGAIN in (error.internal_message or ""):
+            if error is not None and cdk_internals.SAME_SLICE_AGAIN in (error.internal_message or ""):
                 error.message = TIE_BLOCK_OVER_CAP.format(stream=error.stream_descriptor.name if error.stream_descriptor else "a stream")
             if error is not None and token:
                 error.message = mask_token(error.message, token)
@@ -216,10 +201,7 @@ def read_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str], Dict[str
         return True, None, attributes if isinstance(attributes, dict) else {}
     reason = kustomer_reason(response)
     if response.status_code == 401:
-        return False, (
-            f"Kustomer rejected the API token (HTTP 401): {reason}. Check `api_token`, and that `api_url` is your org's region "
-            "(US https://api.kustomerapp.com, EU https://api.prod2.kustomerapp.com, India https://api.prod4.kustomerapp.com)."
-        ), {}
+        return False, error_wording("unauthorized").replace(components.REASON, reason), {}
     if response.status_code == 403:
         return False, f"The API key is not allowed to read its own token (HTTP 403): {reason}.", {}
     return False, f"Kustomer answered HTTP {response.status_code} to {TOKEN_CHECK_PATH}: {reason}.", {}
@@ -259,11 +241,11 @@ def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str
 
 
 def kustomer_reason(response: requests.Response) -> str:
-    """Kustomer's own words from an error body, in either of its two error formats."""
-    try:
-        errors = response.json().get("errors") or [{}]
-        first = errors[0] if isinstance(errors, list) and errors else {}
-        reason = first.get("detail") or first.get("message") or first.get("title")
-    except (ValueError, AttributeError):
-        reason = None
-    return str(reason) if reason else (response.reason or "no reason given")
+    """Kustomer's own words from an error response (components.kustomer_reason), else the HTTP reason phrase."""
+    return components.kustomer_reason(page_body(response), response.reason)
+
+
+@functools.lru_cache(maxsize=None)
+def error_wording(name: str) -> str:
+    """The manifest's message for an error (`definitions.response_filters.<name>`): one wording, sync and check alike."""
+    return " ".join(str(load_manifest()["definitions"]["response_filters"][name]["error_message"]).split())

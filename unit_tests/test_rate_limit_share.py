@@ -11,7 +11,7 @@ import requests
 
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit, FixedWindowCallRatePolicy, HttpRequestRegexMatcher
 
-from source_kustomer.components import KustomerAPIBudget, share_of_window
+from source_kustomer.cdk_internals import KustomerAPIBudget, share_of_window
 from source_kustomer.config import normalize_config
 from source_kustomer.source import SourceKustomer
 

@@ -1,4 +1,4 @@
-"""The two CDK fast paths (source_kustomer.speedups): same results as the CDK's code, and taken in a real read."""
+"""The two CDK fast paths (source_kustomer.cdk_internals): same results as the CDK's code, and taken in a real read."""
 
 import _strptime
 import random
@@ -10,13 +10,13 @@ from airbyte_cdk.sources.declarative.datetime.datetime_parser import DatetimePar
 from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.utils import slice_hasher
 
-from source_kustomer import speedups
+from source_kustomer import cdk_internals
 from source_kustomer.config import normalize_config
 from source_kustomer.source import SourceKustomer
 from unit_tests.builders import ConfigBuilder, catalog, kustomer_object, records_of
 from unit_tests.conftest import read_source
 
-FORMATS = sorted(speedups.FAST_FORMATS) + ["%Y-%m-%d", "%s", "%ms", "%Y-%m-%dT%H:%M:%S%z"]
+FORMATS = sorted(cdk_internals.FAST_FORMATS) + ["%Y-%m-%d", "%s", "%ms", "%Y-%m-%dT%H:%M:%S%z"]
 
 
 def _outcome(function, value, format):  # type: ignore[no-untyped-def]
@@ -46,11 +46,11 @@ def _samples():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("format", FORMATS)
 def test_the_fast_parse_gives_what_the_cdk_gives_for_every_value_and_format(format):
     for value in _samples():
-        assert _outcome(speedups.fast_parse, value, format) == _outcome(speedups.ORIGINAL_PARSE, value, format), (value, format)
+        assert _outcome(cdk_internals.fast_parse, value, format) == _outcome(cdk_internals.ORIGINAL_PARSE, value, format), (value, format)
 
 
 def test_a_parsed_kustomer_timestamp_is_utc_and_keeps_its_milliseconds():
-    parsed = speedups.fast_parse(DatetimeParser(), "2025-03-01T12:34:56.789Z", "%Y-%m-%dT%H:%M:%S.%_msZ")
+    parsed = cdk_internals.fast_parse(DatetimeParser(), "2025-03-01T12:34:56.789Z", "%Y-%m-%dT%H:%M:%S.%_msZ")
 
     assert parsed == datetime(2025, 3, 1, 12, 34, 56, 789000, tzinfo=timezone.utc)
     assert parsed.utcoffset() == timedelta(0)
@@ -62,24 +62,24 @@ def test_a_slice_hash_is_the_cdks_and_is_computed_once(monkeypatch):
     monkeypatch.setattr(slice_hasher.SliceHasher, "hash", classmethod(lambda cls, *a, **kw: calls.append(1) or real(cls, *a, **kw)))
     window = StreamSlice(partition={}, cursor_slice={"start_time": "2025-01-01T00:00:00.000Z", "end_time": "2025-03-31T23:59:59.999Z"})
 
-    hashes = {speedups.cached_hash(window) for _ in range(5)}
+    hashes = {cdk_internals.cached_hash(window) for _ in range(5)}
 
-    assert hashes == {speedups.ORIGINAL_HASH(window)}
+    assert hashes == {cdk_internals.ORIGINAL_HASH(window)}
     assert len(calls) == 2  # once cached, once from ORIGINAL_HASH just above
     other = StreamSlice(partition={}, cursor_slice={"start_time": "2025-04-01T00:00:00.000Z", "end_time": "2025-06-29T23:59:59.999Z"})
-    assert speedups.cached_hash(other) != speedups.cached_hash(window)
+    assert cdk_internals.cached_hash(other) != cdk_internals.cached_hash(window)
 
 
 def test_building_the_source_installs_both_fast_paths(monkeypatch):
-    monkeypatch.setattr(DatetimeParser, "parse", speedups.ORIGINAL_PARSE)
-    monkeypatch.setattr(StreamSlice, "__hash__", speedups.ORIGINAL_HASH)
-    assert not speedups.installed()
+    monkeypatch.setattr(DatetimeParser, "parse", cdk_internals.ORIGINAL_PARSE)
+    monkeypatch.setattr(StreamSlice, "__hash__", cdk_internals.ORIGINAL_HASH)
+    assert not cdk_internals.installed()
 
     SourceKustomer(config=normalize_config(ConfigBuilder().build()))
 
-    assert speedups.installed()
-    speedups.install()  # idempotent
-    assert DatetimeParser.parse is speedups.fast_parse
+    assert cdk_internals.installed()
+    cdk_internals.install()  # idempotent
+    assert DatetimeParser.parse is cdk_internals.fast_parse
 
 
 def test_a_read_parses_no_record_with_strptime_and_hashes_each_window_once(kustomer, monkeypatch):
