@@ -153,13 +153,13 @@ def normalize_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
         model = KustomerConfig.model_validate(dict(raw))
     except ValidationError as error:
         message = "Invalid config: " + "; ".join(_describe(e) for e in error.errors())
-        raise ConfigError(_without_token(message, raw.get("api_token"))) from None
+        raise ConfigError(mask_token(message, raw.get("api_token"))) from None
     return model.model_dump(exclude_none=True)
 
 
-def _without_token(message: str, token: Any) -> str:
-    """Masks the API token wherever a user pasted it (a URL's credentials, the wrong field)."""
-    if isinstance(token, str):
+def mask_token(message: str, token: Any) -> str:
+    """The message with the API token masked wherever it appears (as given, or as a user pasted it with spaces)."""
+    if isinstance(token, str) and message:
         for variant in {token, token.strip()}:
             if len(variant) >= 4:
                 message = message.replace(variant, "****")

@@ -26,7 +26,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import cdk_internals, components
 from source_kustomer.components import page_body
-from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
+from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, mask_token, normalize_config
 from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
@@ -157,10 +157,6 @@ class SourceKustomer(ConcurrentDeclarativeSource):
                 error.internal_message = error.internal_message and mask_token(error.internal_message, token)
                 error.stack_trace = error.stack_trace and mask_token(error.stack_trace, token)
             yield message
-
-
-def mask_token(text: str, token: str) -> str:
-    return text.replace(token, "****") if token else text
 
 
 def fail_unless_kustomer_answers(config: Mapping[str, Any]) -> None:
