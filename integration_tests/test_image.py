@@ -65,7 +65,10 @@ def manifest_stream_names() -> List[str]:
             target = target[part]
         return {**resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
 
-    return [resolve(stream)["name"] for stream in manifest["streams"]]
+    def name(stream: Dict[str, Any]) -> str:
+        return stream.get("name") or stream["$parameters"]["name"]  # search streams name themselves in $parameters
+
+    return [name(resolve(stream)) for stream in manifest["streams"]]
 
 
 @dataclass
@@ -195,7 +198,7 @@ def test_spec_declares_the_connection_fields(engine, image):
 
     assert run.status == 0, run.tail()
     spec = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]
-    assert set(spec["properties"]) == {"api_token", "start_date", "api_url", "page_size", "num_workers"}
+    assert set(spec["properties"]) == {"api_token", "start_date", "api_url", "page_size", "num_workers", "rate_limit_share"}
     assert spec["properties"] == manifest_spec["properties"]
     assert spec["required"] == ["api_token", "start_date"]
     assert spec["properties"]["api_token"]["airbyte_secret"] is True
