@@ -184,3 +184,13 @@ def test_saved_cursor_values_read_both_state_shapes():
         stream_state=AirbyteStateBlob(state_type="date-range", slices=[{"start": "2025-01-01T00:00:00.000Z", "end": "2026-02-01T00:00:00.000Z"}])))]
 
     assert saved_cursor_values(sequential + concurrent) == {"customers": "2026-01-01T00:00:00.000Z", "companies": "2026-02-01T00:00:00.000Z"}
+
+
+def test_the_manifest_starts_archive_search_at_the_horizon_the_components_assume():
+    from source_kustomer.search import ARCHIVE_BEFORE_DAYS, SEARCH_FROM_DAYS
+    from source_kustomer.source import load_manifest
+
+    url = load_manifest()["definitions"]["search_stream"]["retriever"]["requester"]["url"]
+
+    assert f"day_delta(-{ARCHIVE_BEFORE_DAYS}," in url
+    assert 730 - 1 <= ARCHIVE_BEFORE_DAYS < 730 < 731 < SEARCH_FROM_DAYS  # both readings of "two years" are covered
