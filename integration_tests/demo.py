@@ -89,6 +89,10 @@ def main() -> None:
 SEARCH_STREAMS = ("customers", "conversations", "messages", "notes", "kobjects", "companies")
 
 
+def is_search_backed(stream: str) -> bool:
+    return stream in SEARCH_STREAMS or stream.startswith("kobjects_")
+
+
 def add_history(emulator: KustomerEmulator) -> None:
     """Twenty objects per search-backed stream last updated 2.1 to 2.7 years ago: only archive search serves them."""
     now = datetime.now(timezone.utc)
@@ -150,7 +154,7 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
         if message["type"] == "RECORD":
             record = message["record"]
             counts[record["stream"]] += 1
-            if record["stream"] in SEARCH_STREAMS and (record["data"].get("updated_at") or horizon) < horizon:
+            if is_search_backed(record["stream"]) and (record["data"].get("updated_at") or horizon) < horizon:
                 archived[record["stream"]] += 1
             if record["data"].get("_ab_cdc_deleted_at"):
                 deleted[record["stream"]] += 1
@@ -175,7 +179,7 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
     print(f"{'stream':<{width}}{'records':>10}{'in emulator':>14}{'from archive':>14}{'deleted':>9}  final state")
     for name in names:
         expected = expected_count(emulator, name)
-        searched = name in SEARCH_STREAMS or name.startswith("kobjects_")
+        searched = is_search_backed(name)
         print(f"{name:<{width}}{counts[name]:>10,}{expected:>14,}{archived[name] if searched else '-':>14}"
               f"{deleted[name] if searched else '-':>9}  {summarize_state(states.get(name))}")
     for warning in warnings:
