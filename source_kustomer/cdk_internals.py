@@ -13,8 +13,9 @@ applying, so an upgrade of the CDK is this one file to read. No public API of th
    reads both forms, keeps the org's reserve (`rate_limit_share`) and adjusts the policy's window under its lock
    (`_lock`, `_call_limit`, `_next_reset_ts`, `_calls_num`, `_offset`). Measured: seconds-form 429s down from ~48% to
    ~16% of requests; 90% of the bound in `make bench`'s budget scenario.
-3. **Checking with the given config** (`streams_built_from`): the CDK's `CheckStream` builds streams from the config
-   the source was constructed with (`_config`), not the one `check` receives.
+3. **The source's config** (`streams_built_from`, `keep_config_validated`): the CDK's `CheckStream` builds streams
+   from the config the source was constructed with (`_config`), not the one `check` receives; and `_config` is a copy
+   of the config given, which must stay marked validated for the config to be validated once per process.
 4. **The CDK's words for a tie block over the search cap** (`SAME_SLICE_AGAIN`): the text of the error
    `PaginationTracker` raises when a restart gets the same window back, so the source can say what happened.
 5. **A checkpoint at every search-cap restart** (`checkpointing_reduce`, `tracker_factory_knowing_the_stream_cursor`):
@@ -205,6 +206,14 @@ def _header_int(response: requests.Response, name: str) -> Optional[int]:
 
 
 # -- 3. checking with the given config --------------------------------------------------------------------------------
+
+
+def keep_config_validated(source: Any, given: Mapping[str, Any]) -> None:
+    """The source keeps a copy of its config (`_config`, after the CDK's migrations): a copy of a validated config
+    that they left unchanged stays marked validated (`given`'s type), so `check` does not validate it again."""
+    marker = type(given)
+    if not isinstance(source._config, marker) and isinstance(source._config, dict) and source._config == given:
+        source._config = marker(source._config)
 
 
 @contextlib.contextmanager

@@ -145,8 +145,18 @@ def validate_api_url(value: str) -> str:
     return f"{parts.scheme}://{netloc}"
 
 
+class NormalizedConfig(Dict[str, Any]):
+    """A config `normalize_config` has validated: passed through it again, it is returned as it is."""
+
+
 def normalize_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
-    """The config with start_date as YYYY-MM-DDTHH:MM:SSZ and api_url without a trailing slash; raises ConfigError."""
+    """The config with start_date as YYYY-MM-DDTHH:MM:SSZ and api_url without a trailing slash; raises ConfigError.
+
+    Validated once per process: the console script validates the config file before anything else, and the source
+    gets that config back wherever the CDK would have it validated again (`read_config`, `check`).
+    """
+    if isinstance(raw, NormalizedConfig):
+        return raw
     if not isinstance(raw, Mapping):
         raise ConfigError("The config must be a JSON object with at least `api_token` and `start_date`.")
     try:
@@ -154,7 +164,7 @@ def normalize_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
     except ValidationError as error:
         message = "Invalid config: " + "; ".join(_describe(e) for e in error.errors())
         raise ConfigError(mask_token(message, raw.get("api_token"))) from None
-    return model.model_dump(exclude_none=True)
+    return NormalizedConfig(model.model_dump(exclude_none=True))
 
 
 def mask_token(message: str, token: Any) -> str:

@@ -33,6 +33,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import Config, Record, StreamSlice
 
 from source_kustomer.components import ARCHIVE_REFUSAL, KustomerDataExtractor, page_body
+from source_kustomer.config import NormalizedConfig
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -64,7 +65,8 @@ def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[
     """
     if config is None:
         return None
-    context = dict(config)
+    # A validated config stays marked validated (the CDK hands the source's own config back to `check`).
+    context = NormalizedConfig(config) if isinstance(config, NormalizedConfig) else dict(config)
     context[SYNC_STARTED_AT] = datetime.datetime.now(datetime.timezone.utc).strftime(SYNC_TIME_FORMAT)
     context[SYNC_STATES] = saved_cursor_values(state or [])
     return context

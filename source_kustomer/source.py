@@ -26,7 +26,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import cdk_internals, components
 from source_kustomer.components import page_body
-from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, mask_token, normalize_config
+from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
 from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
@@ -69,14 +69,19 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         **kwargs: Any,
     ) -> None:
         cdk_internals.install()
+        context = with_sync_context(config, state)
         super().__init__(
             catalog=catalog,
-            config=with_sync_context(config, state),
+            config=context,
             state=state,
             source_config=load_manifest(),
             **kwargs,
         )
         cdk_internals.limit_record_queue(self)
+        if isinstance(context, NormalizedConfig):
+            cdk_internals.keep_config_validated(self, context)
+        self._normalized_config = config if isinstance(config, NormalizedConfig) else None
+        self._normalized_config_path = kwargs.get("config_path")
         self._read_catalog: Optional[ConfiguredAirbyteCatalog] = None
 
     @property
@@ -101,7 +106,10 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         cdk_internals.use_kustomer_budget(self, share)
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
-        """The config as the streams use it: validated, with start_date and api_url normalised."""
+        """The config as the streams use it: validated, with start_date and api_url normalised (the console script's,
+        when it read the same file)."""
+        if config_path == self._normalized_config_path and self._normalized_config is not None:
+            return self._normalized_config
         return normalize_config(super().read_config(config_path))
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:

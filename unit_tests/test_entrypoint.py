@@ -259,3 +259,19 @@ def test_the_cli_tunes_malloc_before_it_runs_a_command(cli, kustomer, monkeypatc
 
     assert calls == [1]
     assert real() is True  # glibc took M_ARENA_MAX, M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
+
+
+@pytest.mark.parametrize("command", ["check", "read"])
+def test_the_config_is_validated_once_per_process(cli, kustomer, monkeypatch, command):
+    from source_kustomer import config as config_module
+
+    calls = []
+    validate = config_module.KustomerConfig.model_validate
+    monkeypatch.setattr(config_module.KustomerConfig, "model_validate", lambda raw: calls.append(1) or validate(raw))
+    kustomer.add("tags", [kustomer_object("tag", "t1", "2025-03-01T00:00:00.000Z")])
+    args = ["--config", cli.config()] + (["--catalog", cli.catalog("tags")] if command == "read" else [])
+
+    messages = cli.run(command, *args)
+
+    assert of_type(messages, "RECORD" if command == "read" else "CONNECTION_STATUS")
+    assert len(calls) == 1
