@@ -10,9 +10,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-DEFAULT_API_URL = "https://api.kustomerapp.com"
+from source_kustomer.manifest import spec_property
+
+# Defaults and bounds are the spec's (manifest.yaml), read from there.
+DEFAULT_API_URL: str = spec_property("api_url")["default"]
 # Percent of each Kustomer rate-limit window the connector may spend; the rest stays for the org's other integrations.
-DEFAULT_RATE_LIMIT_SHARE = 80
+DEFAULT_RATE_LIMIT_SHARE: int = spec_property("rate_limit_share")["default"]
+DEFAULT_NUM_WORKERS: int = spec_property("num_workers")["default"]
 # The spec's own pattern: strptime alone would also take unpadded forms such as 2025-1-1.
 START_DATE_FORMATS = (
     (re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"), "%Y-%m-%dT%H:%M:%SZ"),
@@ -37,7 +41,7 @@ class KustomerConfig(BaseModel):
     start_date: str
     api_url: str = DEFAULT_API_URL
     page_size: Optional[int] = None
-    num_workers: int = 3
+    num_workers: int = DEFAULT_NUM_WORKERS
     rate_limit_share: int = DEFAULT_RATE_LIMIT_SHARE
 
     @field_validator("api_token", mode="before")
@@ -71,24 +75,25 @@ class KustomerConfig(BaseModel):
     def _page_size(cls, value: Any) -> Optional[int]:
         if value is None or value == "":
             return None
-        return _bounded_int(value, 1, 500)
+        return _bounded_int(value, "page_size")
 
     @field_validator("num_workers", mode="before")
     @classmethod
     def _num_workers(cls, value: Any) -> int:
         if value is None or value == "":
-            return 3
-        return _bounded_int(value, 1, 16)
+            return DEFAULT_NUM_WORKERS
+        return _bounded_int(value, "num_workers")
 
     @field_validator("rate_limit_share", mode="before")
     @classmethod
     def _rate_limit_share(cls, value: Any) -> int:
         if value is None or value == "":
             return DEFAULT_RATE_LIMIT_SHARE
-        return _bounded_int(value, 10, 100, unit=" (percent)")
+        return _bounded_int(value, "rate_limit_share", unit=" (percent)")
 
 
-def _bounded_int(value: Any, low: int, high: int, unit: str = "") -> int:
+def _bounded_int(value: Any, field: str, unit: str = "") -> int:
+    low, high = spec_property(field)["minimum"], spec_property(field)["maximum"]
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"must be a whole number from {low} to {high}{unit}, got {value!r}")
     if not low <= value <= high:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import requests
-import yaml
 
 from airbyte_cdk.models import (
     AirbyteCatalog,
@@ -27,6 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_kustomer import cdk_internals, components
 from source_kustomer.components import page_body
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
+from source_kustomer.manifest import load_manifest, spec_property
 from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
@@ -40,24 +38,6 @@ TIE_BLOCK_OVER_CAP = (
 )
 UNREACHABLE = "Could not reach Kustomer at"
 CHECK_TIMEOUT = (10, 30)  # connect, read: check answers well within a minute even for an unreachable host
-
-
-def resource_dir() -> Path:
-    """Where manifest.yaml and schemas/ live: inside the installed package, or the repository root in a checkout.
-
-    Never the current directory, so a stray manifest.yaml there cannot replace the connector's own.
-    """
-    package = Path(__file__).resolve().parent
-    return package if (package / "manifest.yaml").is_file() else package.parent
-
-
-def load_manifest() -> Dict[str, Any]:
-    root = resource_dir()
-    manifest = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
-    manifest["schemas"] = {
-        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted((root / "schemas").glob("*.json"))
-    }
-    return manifest
 
 
 class SourceKustomer(ConcurrentDeclarativeSource):
@@ -101,7 +81,8 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         super()._prepare_for_stream_build()
         # The budget that reads both forms of x-ratelimit-reset and keeps the org's reserve of each window.
         share = (self._config or {}).get("rate_limit_share")
-        if isinstance(share, bool) or not isinstance(share, int) or not 10 <= share <= 100:
+        bounds = spec_property("rate_limit_share")
+        if isinstance(share, bool) or not isinstance(share, int) or not bounds["minimum"] <= share <= bounds["maximum"]:
             share = DEFAULT_RATE_LIMIT_SHARE  # a config that was not normalised (validated configs always hold one)
         cdk_internals.use_kustomer_budget(self, share)
 

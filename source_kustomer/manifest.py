@@ -1,0 +1,38 @@
+"""The connector's own files: manifest.yaml and schemas/, and the spec they declare."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, Dict, Mapping
+
+import yaml
+
+
+def resource_dir() -> Path:
+    """Where manifest.yaml and schemas/ live: inside the installed package, or the repository root in a checkout.
+
+    Never the current directory, so a stray manifest.yaml there cannot replace the connector's own.
+    """
+    package = Path(__file__).resolve().parent
+    return package if (package / "manifest.yaml").is_file() else package.parent
+
+
+def load_manifest() -> Dict[str, Any]:
+    root = resource_dir()
+    manifest = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
+    manifest["schemas"] = {
+        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted((root / "schemas").glob("*.json"))
+    }
+    return manifest
+
+
+@functools.lru_cache(maxsize=None)
+def _spec_properties() -> Dict[str, Any]:
+    return yaml.safe_load((resource_dir() / "manifest.yaml").read_text(encoding="utf-8"))["spec"]["connection_specification"]["properties"]
+
+
+def spec_property(name: str) -> Mapping[str, Any]:
+    """One config field as the spec declares it (type, default, bounds): the one place they are written."""
+    return _spec_properties()[name]
