@@ -49,6 +49,7 @@ import orjson
 import requests
 
 from integration_tests.cli import configured_catalog, console_script, write_json
+from integration_tests.emulator import CONNECTOR_STREAM
 from source_kustomer.cdk_internals import share_of_window
 from source_kustomer.components import KustomerRecordFlattener
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE
@@ -162,7 +163,7 @@ class Emulator:
             context = SEARCH_CONTEXTS.get(stream)
             if context is None:
                 if stream in self.counts:
-                    totals[stream] = self.counts[stream]  # list streams: start_date precedes every record
+                    totals[CONNECTOR_STREAM.get(stream, stream)] = self.counts[stream]  # list streams: start_date precedes every record
                 continue
             body = {"queryContext": context, "and": [{f"{context}_updated_at": {"gte": start_date}}], "includeDeleted": True}
             response = self.session.post(self.url + SEARCH_PATH, params={"pageSize": 1}, json=body,

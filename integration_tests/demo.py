@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, List
 
-from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.emulator import CONNECTOR_STREAM, DEFAULT_TOKEN, KustomerEmulator
 
 
 def cli() -> List[str]:
@@ -190,7 +190,7 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
 
 
 # The emulator's name for a stream's objects where it is not the stream's own (its path under /v1/).
-EMULATOR_STREAM = {"business_schedules": "schedules", "satisfaction_forms": "satisfaction"}
+EMULATOR_STREAM = {connector: emulator for emulator, connector in CONNECTOR_STREAM.items()}
 
 
 def klass_stream(klass_name: str) -> str:

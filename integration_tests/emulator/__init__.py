@@ -7,4 +7,7 @@
 
 from .server import DEFAULT_TOKEN, NO_AUDIT_TOKEN, KustomerEmulator
 
-__all__ = ["KustomerEmulator", "DEFAULT_TOKEN", "NO_AUDIT_TOKEN"]
+# The connector's name of each emulator stream that the connector names otherwise (after Kustomer's endpoint paths).
+CONNECTOR_STREAM = {"schedules": "business_schedules", "satisfaction": "satisfaction_forms"}
+
+__all__ = ["KustomerEmulator", "DEFAULT_TOKEN", "NO_AUDIT_TOKEN", "CONNECTOR_STREAM"]
