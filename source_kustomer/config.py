@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from source_kustomer.manifest import spec_property
 
@@ -70,26 +70,13 @@ class KustomerConfig(BaseModel):
             raise ValueError("must be a URL string such as https://api.kustomerapp.com")
         return validate_api_url(value.strip())
 
-    @field_validator("page_size", mode="before")
+    @field_validator("page_size", "num_workers", "rate_limit_share", mode="before")
     @classmethod
-    def _page_size(cls, value: Any) -> Optional[int]:
+    def _bounded(cls, value: Any, info: ValidationInfo) -> Optional[int]:
+        """A whole number within the spec's bounds; empty means the spec's default (none for page_size)."""
         if value is None or value == "":
-            return None
-        return _bounded_int(value, "page_size")
-
-    @field_validator("num_workers", mode="before")
-    @classmethod
-    def _num_workers(cls, value: Any) -> int:
-        if value is None or value == "":
-            return DEFAULT_NUM_WORKERS
-        return _bounded_int(value, "num_workers")
-
-    @field_validator("rate_limit_share", mode="before")
-    @classmethod
-    def _rate_limit_share(cls, value: Any) -> int:
-        if value is None or value == "":
-            return DEFAULT_RATE_LIMIT_SHARE
-        return _bounded_int(value, "rate_limit_share", unit=" (percent)")
+            return spec_property(info.field_name).get("default")
+        return _bounded_int(value, info.field_name, unit=" (percent)" if info.field_name == "rate_limit_share" else "")
 
 
 def _bounded_int(value: Any, field: str, unit: str = "") -> int:
