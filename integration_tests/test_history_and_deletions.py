@@ -98,10 +98,11 @@ def test_a_full_read_from_three_years_back_delivers_objects_older_than_two_years
 def test_archive_search_is_used_for_the_old_part_of_the_range_only(full_read, emulator):
     endpoints = emulator.stats()["by_endpoint"]
 
+    # the sync's one window starts three years back: one archive search (25 old objects, one page) per stream, then
+    # the searches of the last two years
     for stream, context in (("customers", "customer"), ("kobjects", "kobject")):
-        assert endpoints.get(f"POST /v1/customers/archive/search:{context}", 0) >= 1, stream
-    # three years in 90-day windows: archive search for the windows that start before the horizon, not the others
-    assert endpoints["POST /v1/customers/archive/search:customer"] <= 6
+        assert endpoints.get(f"POST /v1/customers/archive/search:{context}") == 1, stream
+        assert endpoints.get(f"POST /v1/customers/search:{context}", 0) >= 1, stream
 
 
 def test_a_stream_archive_search_refuses_exits_0_with_one_warning_naming_it(full_read, emulator):
@@ -220,8 +221,8 @@ def test_without_the_audit_role_soft_deletes_still_arrive_and_one_warning_names_
     for stream, ids in hard.items():
         assert not ids & set(second.id_counts(stream)), stream
     warnings = [w for w in _warnings(second) if AUDIT_ROLE in w]
-    assert len(warnings) == len(hard) + 2  # one per stream the audit log would cover: customers, companies, conversations, messages
-    assert all(w.split(":")[0] in {"customers", "companies", "conversations", "messages"} for w in warnings)
+    # one per stream the audit log would cover
+    assert sorted(w.split(":")[0] for w in warnings) == ["companies", "conversations", "customers", "messages"]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Every reliance of the connector on airbyte-cdk internals, in one module, each with its reason.
 
 Checked against airbyte-cdk 7.39.1 (pinned to 7.39.*). Each reliance is guarded or fails loudly, and
-`unit_tests/test_cdk_internals.py` (with `test_speedups.py` and `test_rate_limit_share.py`) fails when one stops
+`unit_tests/test_cdk_internals.py` (with `test_cdk_fast_paths.py` and `test_rate_limit_share.py`) fails when one stops
 applying, so an upgrade of the CDK is this one file to read. No public API of the CDK serves any of them.
 
 1. **Record queue size** (`limit_record_queue`): `ConcurrentSource._queue`, sized at 10,000 by the CDK. At ~20 kB a
@@ -66,6 +66,10 @@ def limit_record_queue(source: Any, size: int = RECORD_QUEUE_SIZE) -> None:
     source._concurrent_source._queue.maxsize = size
 
 
+def record_queue_size(source: Any) -> int:
+    return int(source._concurrent_source._queue.maxsize)
+
+
 # -- 2. the rate-limit budget -----------------------------------------------------------------------------------------
 
 
@@ -77,6 +81,7 @@ def use_kustomer_budget(source: Any, rate_limit_share: int) -> None:
 
 
 def factory_budget(source: Any) -> Optional[HttpAPIBudget]:
+    """The budget the component factory gives the streams it builds."""
     return getattr(source._constructor, "_api_budget", None)
 
 

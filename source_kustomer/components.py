@@ -370,11 +370,7 @@ def refusal(response: Optional[requests.Response]) -> Optional[str]:
     if response is None:
         return "no answer"
     if response.status_code != 200:
-        body = page_body(response)
-        errors = (body.get("errors") if isinstance(body, dict) else None) or [{}]
-        first = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
-        reason = first.get("detail") or first.get("message") or first.get("title") or response.reason or "no reason given"
-        return f"HTTP {response.status_code}: {reason}"
+        return f"HTTP {response.status_code}: {kustomer_reason(page_body(response), response.reason)}"
     return None
 
 

@@ -11,7 +11,7 @@ continues from the last `updated_at` read) stays correct across them:
 
 Hard-deleted objects (customers, companies, ...) vanish from both searches; Kustomer records their deletion in the
 audit log. `SearchRecordExtractor` turns the delete events since the stream's saved state into tombstone records of
-the stream itself, after the last page of the sync's last window.
+the stream itself, after the last page of the sync's window.
 """
 
 from __future__ import annotations
@@ -45,9 +45,7 @@ ARCHIVE_BEFORE_DAYS = 729  # the manifest's requester uses the same figure (day_
 SEARCH_FROM_DAYS = 732
 
 # What the source adds to the config for its components (see `with_sync_context`).
-SYNC_STARTED_AT = "_kustomer_sync_started_at"
 SYNC_STATES = "_kustomer_sync_states"
-SYNC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the cursor's end_datetime format in the manifest
 
 AUDIT_PAGE_SIZE = 1000  # the audit log's maximum `count`
 # Kustomer's reference names `eventVerb` but not its values: these are read as a deletion of the object.
@@ -56,18 +54,13 @@ AUDIT_ROLE = "org.permission.audit_logs.read"
 
 
 def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[AirbyteStateMessage]]) -> Optional[Dict[str, Any]]:
-    """The config plus what this sync's components need to know and the manifest cannot tell them.
-
-    - `SYNC_STARTED_AT`: the end of the sync's range (the cursor's `end_datetime`), so the extractor knows the last
-      window;
-    - `SYNC_STATES`: each stream's saved cursor value: the audit log is read from there (a stream without state has
-      nothing in the destination to delete).
-    """
+    """The config plus what the search extractor needs to know and the manifest cannot tell it: each stream's saved
+    cursor value (`SYNC_STATES`), from which the audit log is read (a stream without state has nothing in the
+    destination to delete)."""
     if config is None:
         return None
     # A validated config stays marked validated (the CDK hands the source's own config back to `check`).
     context = NormalizedConfig(config) if isinstance(config, NormalizedConfig) else dict(config)
-    context[SYNC_STARTED_AT] = datetime.datetime.now(datetime.timezone.utc).strftime(SYNC_TIME_FORMAT)
     context[SYNC_STATES] = saved_cursor_values(state or [])
     return context
 
@@ -105,7 +98,7 @@ def is_archive(response: requests.Response) -> bool:
 
 
 class _Once:
-    """Keys already warned about in this process: one warning per stream, however many windows hit the cause."""
+    """Keys a component already warned about: one warning per stream, however many windows or restarts hit the cause."""
 
     def __init__(self) -> None:
         self._seen: Set[str] = set()
@@ -117,9 +110,6 @@ class _Once:
                 return False
             self._seen.add(key)
             return True
-
-
-WARNED = _Once()
 
 
 @dataclass
@@ -138,6 +128,7 @@ class SearchPagination(PaginationStrategy):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._parameters = dict(parameters or {})
+        self._warned = _Once()
         self._page_size = int(InterpolatedString.create(str(self.page_size), parameters=self._parameters).eval(self.config))
 
     @property
@@ -170,7 +161,7 @@ class SearchPagination(PaginationStrategy):
 
     def _warn_refused(self, status: int, reason: str) -> None:
         stream = self._parameters.get("name") or self._parameters.get("query_context") or "a stream"
-        if WARNED.first(f"archive:{stream}"):
+        if self._warned.first(stream):
             LOGGER.warning(
                 f"{stream}: objects updated more than two years ago cannot be read: Kustomer's archive search answered "
                 f"HTTP {status}: {reason}. The stream goes on with the last two years."
@@ -191,8 +182,8 @@ class SearchRecordExtractor(KustomerDataExtractor):
     No built-in turns another endpoint's events into records of a stream. For the object types the audit log covers
     (`audit_object_type`), an incremental sync reads the delete events since the stream's saved state and yields one
     record per deleted object: `id`, `type`, `deleted: true` and `updated_at` = the event time, which the flattener
-    turns into `_ab_cdc_deleted_at`. They come after every object of the window has been read and carry times inside
-    it, so they never move the cursor past records not yet read. All audit pages are read within this one search page
+    turns into `_ab_cdc_deleted_at`. They come after the window's last search page (the sync reads one window), when
+    every object has been read, and carry times inside it, so they never move the cursor past records not yet read. All audit pages are read within this one search page
     so that a search-cap restart cannot fall between them. Without the audit role (403, let through by the audit
     requester's error handler) one warning names the role and the sync goes on.
     """
@@ -203,6 +194,7 @@ class SearchRecordExtractor(KustomerDataExtractor):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._stream = (parameters or {}).get("name", "")
         self._object_type = self.audit_object_type or (parameters or {}).get("audit_object_type", "")
+        self._warned = _Once()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         yield from super().extract_records(response)
@@ -214,17 +206,13 @@ class SearchRecordExtractor(KustomerDataExtractor):
         if not self._object_type or self.audit_requester is None or is_archive(response):
             return None
         since = (self.config.get(SYNC_STATES) or {}).get(self._stream)
-        started = parse_time(self.config.get(SYNC_STARTED_AT))
-        if not since or started is None:
+        if not since:
             return None
-        started = started.replace(microsecond=started.microsecond // 1000 * 1000)  # windows end to the millisecond
         body = page_body(response)
         if response.status_code != 200 or not isinstance(body, dict) or (body.get("links") or {}).get("next"):
             return None
         upper = search_upper_bound(response)
-        if upper is None or parse_time(upper) is None or parse_time(upper) < started:
-            return None  # not the sync's last window: its own last page reads the deletions
-        return since, upper
+        return (since, upper) if parse_time(upper) is not None else None
 
     def _tombstones(self, since: str, until: str) -> Iterable[MutableMapping[str, Any]]:
         deleted: Dict[str, str] = {}
@@ -237,7 +225,7 @@ class SearchRecordExtractor(KustomerDataExtractor):
         while True:
             response = self.audit_requester.send_request(request_params=params)  # type: ignore[union-attr]
             if response is None or response.status_code != 200:  # 403 or 404, let through by the error handler
-                if WARNED.first(f"audit:{self._stream}"):
+                if self._warned.first(self._stream):
                     status = "no answer" if response is None else f"HTTP {response.status_code}"
                     LOGGER.warning(
                         f"{self._stream}: objects deleted permanently since the last sync are not marked deleted: the API "

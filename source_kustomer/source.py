@@ -24,7 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_kustomer import cdk_internals, components
 from source_kustomer.components import page_body
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
-from source_kustomer.manifest import load_manifest, spec_property
+from source_kustomer.manifest import load_manifest
 from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
@@ -80,10 +80,10 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     def _prepare_for_stream_build(self) -> None:
         super()._prepare_for_stream_build()
         # The budget that reads both forms of x-ratelimit-reset and keeps the org's reserve of each window.
-        share = (self._config or {}).get("rate_limit_share")
-        bounds = spec_property("rate_limit_share")
-        if isinstance(share, bool) or not isinstance(share, int) or not bounds["minimum"] <= share <= bounds["maximum"]:
-            share = DEFAULT_RATE_LIMIT_SHARE  # a config that was not normalised (validated configs always hold one)
+        try:
+            share = normalize_config(self._config)["rate_limit_share"]  # a no-op for the validated config of a sync
+        except ConfigError:
+            share = DEFAULT_RATE_LIMIT_SHARE  # an invalid config fails where it is checked, with its own message
         cdk_internals.use_kustomer_budget(self, share)
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
@@ -151,7 +151,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
 def fail_unless_kustomer_answers(config: Mapping[str, Any]) -> None:
     """One request before discover or read: a wrong host, a non-Kustomer server or a rejected key fails at once with
     the check's own reason instead of after every stream's retries."""
-    ok, reason = check_token(config)
+    ok, reason, _token = read_token(config)
     if not ok:
         unreachable = reason is not None and reason.startswith(UNREACHABLE)
         raise AirbyteTracedException(
@@ -160,14 +160,9 @@ def fail_unless_kustomer_answers(config: Mapping[str, Any]) -> None:
         )
 
 
-def check_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str]]:
-    """Asks Kustomer whether the API key is valid, whatever its roles; returns (ok, reason for the user)."""
-    ok, reason, _token = read_token(config)
-    return ok, reason
-
-
 def read_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str], Dict[str, Any]]:
-    """`check_token`, plus the token's attributes (its `roles`, where Kustomer lists them) when it is valid."""
+    """Asks Kustomer whether the API key is valid, whatever its roles: (ok, reason for the user, the token's attributes
+    with its `roles` where Kustomer lists them)."""
     url = config["api_url"] + TOKEN_CHECK_PATH
     try:
         response = requests.get(

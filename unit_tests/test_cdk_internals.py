@@ -36,7 +36,7 @@ def test_a_first_sync_saves_its_state_at_every_search_cap_restart_after_the_reco
 
     output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental))
 
-    messages = [m for m in output._messages if m.type in (Type.RECORD, Type.STATE)]
+    messages = output.records_and_state_messages
     seen_latest = ""
     checkpoints = []
     for message in messages:

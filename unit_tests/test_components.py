@@ -9,9 +9,10 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_kustomer import cdk_internals
 from source_kustomer.cdk_internals import KustomerAPIBudget
 from source_kustomer.components import KustomerRecordFlattener, RateLimitResetBackoff, seconds_until_reset, snake_case
-from unit_tests.builders import kustomer_object
+from unit_tests.builders import ConfigBuilder, kustomer_object
 
 NOW = 1_748_779_200.0  # 2025-06-01T12:00:00Z
 
@@ -243,7 +244,6 @@ def test_kustomer_api_budget_reads_the_reset_header_as_epoch_seconds_or_seconds_
 
     from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 
-    from source_kustomer.cdk_internals import KustomerAPIBudget
 
     budget = KustomerAPIBudget.like(HttpAPIBudget(policies=[], ratelimit_reset_header="x-ratelimit-reset"))
     now = datetime.datetime.now()
@@ -261,15 +261,14 @@ def test_kustomer_api_budget_reads_the_reset_header_as_epoch_seconds_or_seconds_
 
 
 def test_the_source_paces_with_kustomer_api_budget(kustomer):
-    from source_kustomer.cdk_internals import KustomerAPIBudget
     from source_kustomer.config import normalize_config
     from source_kustomer.source import SourceKustomer
 
     source = SourceKustomer(config=normalize_config({"api_token": "t", "start_date": "2025-01-01"}))
-    streams = source.streams(source._config)
+    streams = source.streams(ConfigBuilder().build())
 
     assert streams
-    assert isinstance(source._constructor._api_budget, KustomerAPIBudget)
+    assert isinstance(cdk_internals.factory_budget(source), KustomerAPIBudget)
 
 
 def _response(status: int, body: bytes) -> "requests.Response":

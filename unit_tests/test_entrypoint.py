@@ -13,6 +13,7 @@ from airbyte_cdk.models import AirbyteStateMessageSerializer, ConfiguredAirbyteC
 from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_kustomer import cdk_internals
 from source_kustomer import run as run_module
 from source_kustomer.config import normalize_config
 from source_kustomer.run import run
@@ -246,7 +247,7 @@ def test_an_empty_state_file_means_a_first_sync(cli, kustomer, empty):
 def test_the_record_queue_holds_half_a_page_instead_of_the_cdks_ten_thousand_records():
     source = SourceKustomer(config=normalize_config(ConfigBuilder().build()))
 
-    assert source._concurrent_source._queue.maxsize == 250
+    assert cdk_internals.record_queue_size(source) == 250
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are a glibc setting")

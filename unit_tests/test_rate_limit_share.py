@@ -11,6 +11,7 @@ import requests
 
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit, FixedWindowCallRatePolicy, HttpRequestRegexMatcher
 
+from source_kustomer import cdk_internals
 from source_kustomer.cdk_internals import KustomerAPIBudget, share_of_window
 from source_kustomer.config import normalize_config
 from source_kustomer.source import SourceKustomer
@@ -212,8 +213,8 @@ def test_an_answer_from_a_window_that_has_ended_changes_nothing():
 @pytest.mark.parametrize("config_share,expected", [({}, 80), ({"rate_limit_share": 50}, 50), ({"rate_limit_share": 100}, 100)])
 def test_the_source_paces_with_the_configured_share(kustomer, config_share, expected):
     source = SourceKustomer(config=normalize_config({"api_token": "t", "start_date": "2025-01-01", **config_share}))
-    source.streams(source._config)
+    source.streams(normalize_config({"api_token": "t", "start_date": "2025-01-01", **config_share}))
 
-    paced = source._constructor._api_budget
+    paced = cdk_internals.factory_budget(source)
     assert isinstance(paced, KustomerAPIBudget)
     assert paced.get_calls_left_from_response(response(100, 100)) == expected
