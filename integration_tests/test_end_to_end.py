@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from integration_tests.cli import configured_catalog, run_cli, write_json
-from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.emulator import CONNECTOR_STREAM, DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.emulator.server import NO_METADATA_TOKEN
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,7 @@ LIST_STREAMS = ["users", "teams", "tags", "shortcuts", "slas", "klasses", "brand
 STATIC_STREAMS = SEARCH_STREAMS + LIST_STREAMS + ["custom_attributes"]
 START_DATE = "2024-06-01T00:00:00Z"
 # The emulator's name of a stream's objects, where it is not the stream's (its path under /v1/).
-EMULATOR_STREAM = {"business_schedules": "schedules", "satisfaction_forms": "satisfaction"}
+EMULATOR_STREAM = {connector: emulator for emulator, connector in CONNECTOR_STREAM.items()}
 
 
 @pytest.fixture(scope="module")

@@ -398,29 +398,32 @@ def _read_until_checkpoint(command: List[str], workdir: Path, stream: str, start
     return {"state": state, "checkpointed": checkpointed, "exit_code": process.returncode, "output": "".join(output)}
 
 
+def _kill_then_resume(emulator, workdir: Path, config: Path, catalog_path: Path, start_date: str):  # type: ignore[no-untyped-def]
+    """A read killed at its first checkpoint past the start, then a read from that checkpoint (at full speed)."""
+    command = [console_script(), "read", "--config", str(config), "--catalog", str(catalog_path)]
+    first = _read_until_checkpoint(command, workdir, "customers", start=start_date.replace("Z", ".000Z"))
+    emulator.configure(latency_ms=0)
+    state_path = write_json(workdir / "resume_state.json", [first["state"]] if first["state"] else [])
+    second = run_cli(["read", "--config", str(config), "--catalog", str(catalog_path), "--state", str(state_path)], workdir)
+    return first, second
+
+
 def test_a_killed_read_resumes_from_its_last_state_without_losing_a_record(emulator, catalog, workdir):
     start_date = "2025-01-01T00:00:00Z"  # every customer, through the tie block of 500 sharing one updatedAt
     config = _config(workdir, emulator.url, page_size=100, start_date=start_date)
     catalog_path = write_json(workdir / "resume_catalog.json", configured_catalog(catalog, ["customers"], incremental=True))
     # State is saved at each search-cap restart: a cap of 1,000 makes several of them among 5,000 customers.
     emulator.configure(latency_ms=150, search_cap=1_000)
-
-    command = [console_script(), "read", "--config", str(config), "--catalog", str(catalog_path)]
-    first = _read_until_checkpoint(command, workdir, "customers", start=start_date.replace("Z", ".000Z"))
+    try:
+        first, second = _kill_then_resume(emulator, workdir, config, catalog_path, start_date)
+    finally:
+        emulator.configure(latency_ms=0, search_cap=10_000)
 
     assert first["state"] is not None, first["output"][-2000:]
     assert first["exit_code"] != 0, "the first read finished before it was killed"
     expected = _expected_ids(emulator, "customers", since=start_date)
     assert len(first["checkpointed"]) < len(expected)
     assert TOKEN not in first["output"]
-
-    emulator.configure(latency_ms=0)
-    state_path = write_json(workdir / "resume_state.json", [first["state"]])
-    try:
-        second = run_cli(["read", "--config", str(config), "--catalog", str(catalog_path), "--state", str(state_path)], workdir)
-    finally:
-        emulator.configure(search_cap=10_000)
-
     assert second.exit_code == 0 and not second.errors(), second.errors()
     resumed = set(second.id_counts("customers"))
     assert expected <= first["checkpointed"] | resumed, f"{len(expected - first['checkpointed'] - resumed)} customers lost"

@@ -215,7 +215,9 @@ class SearchRecordExtractor(KustomerDataExtractor):
         return (since, upper) if parse_time(upper) is not None else None
 
     def _tombstones(self, since: str, until: str) -> Iterable[MutableMapping[str, Any]]:
-        deleted: Dict[str, str] = {}
+        # The audit log's time filters are documented by name, not format: events are also kept to the window here.
+        lowest, highest = parse_time(since), parse_time(until)
+        deleted: Dict[str, datetime.datetime] = {}
         params: Dict[str, Any] = {
             "count": AUDIT_PAGE_SIZE,
             "filter[objectType]": self._object_type,
@@ -236,7 +238,9 @@ class SearchRecordExtractor(KustomerDataExtractor):
             body = page_body(response)
             for event in body.get("data") or [] if isinstance(body, dict) else []:
                 object_id, at = delete_event(event, self._object_type)
-                if object_id is not None and at is not None and at > deleted.get(object_id, ""):
+                if object_id is None or at is None or (lowest and at < lowest) or (highest and at > highest):
+                    continue
+                if object_id not in deleted or at > deleted[object_id]:
                     deleted[object_id] = at
             next_link = (body.get("links") or {}).get("next") if isinstance(body, dict) else None
             if not next_link:
@@ -244,7 +248,13 @@ class SearchRecordExtractor(KustomerDataExtractor):
             # links.next may or may not repeat the filters: keep ours, take its cursor (`after`, `page`, ...)
             params = {**params, **dict(parse_qsl(urlsplit(next_link).query))}
         for object_id, at in sorted(deleted.items(), key=lambda item: (item[1], item[0])):
-            yield {"type": self._object_type, "id": object_id, "attributes": {"deleted": True, "updatedAt": at}}
+            yield {"type": self._object_type, "id": object_id, "attributes": {"deleted": True, "updatedAt": kustomer_time(at)}}
+
+
+def kustomer_time(moment: datetime.datetime) -> str:
+    """`2026-11-29T08:09:51.390Z`: Kustomer's form, the one the cursor reads."""
+    moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def delete_event(event: Any, object_type: str) -> tuple:
@@ -258,8 +268,8 @@ def delete_event(event: Any, object_type: str) -> tuple:
         return None, None
     if str(attributes.get("objectType") or object_type) != object_type:
         return None, None
-    object_id, at = attributes.get("objectId"), attributes.get("createdAt")
-    if not isinstance(object_id, str) or not object_id or parse_time(at) is None:
+    object_id, at = attributes.get("objectId"), parse_time(attributes.get("createdAt"))
+    if not isinstance(object_id, str) or not object_id or at is None:
         return None, None
     return object_id, at
 

@@ -194,3 +194,20 @@ def test_the_manifest_starts_archive_search_at_the_horizon_the_components_assume
 
     assert f"day_delta(-{ARCHIVE_BEFORE_DAYS}," in url
     assert 730 - 1 <= ARCHIVE_BEFORE_DAYS < 730 < 731 < SEARCH_FROM_DAYS  # both readings of "two years" are covered
+
+
+def test_tombstones_keep_to_the_window_and_write_times_as_the_cursor_reads_them(kustomer):
+    since = _days_ago(5)
+    kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
+    deleted_at = NOW - timedelta(days=2)
+    _audit(kustomer, [[
+        _event("delete", "in", deleted_at.strftime("%Y-%m-%dT%H:%M:%S+00:00")),  # another ISO 8601 form
+        _event("delete", "before", _days_ago(9)),  # older than the state: a server that ignored filter[start]
+    ]])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", since))
+
+    records = {r["id"]: r for r in records_of(output, "customers")}
+    assert set(records) == {"live", "in"}
+    assert records["in"]["updated_at"] == deleted_at.strftime("%Y-%m-%dT%H:%M:%S.000Z") == records["in"]["_ab_cdc_deleted_at"]
+    assert not output.errors
