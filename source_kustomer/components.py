@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import re
@@ -27,6 +26,8 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCCESS_RESOLUTION, ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_kustomer.manifest import stream_schema
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -400,26 +401,37 @@ def metadata_of(requester: Requester, object_type: str) -> Tuple[Mapping[str, An
 
 
 @dataclass
-class CustomAttributesSchemaLoader(SchemaLoader):
-    """The stream's static schema plus the org's own custom attributes as typed properties of `custom`.
+class KustomerSchemaLoader(SchemaLoader):
+    """A stream's schema: its file in schemas/, plus the org's own custom attributes as typed properties of `custom`.
 
-    No built-in does this: `DynamicSchemaLoader` builds top-level properties only and `CompositeSchemaLoader`
-    merges top-level properties, while Kustomer's custom attributes live inside `custom`. `object_type` names the
-    metadata read: `customer`, `conversation`, `message`, `company`, one klass (`kobject.<klass name>`), or
-    `kobject` for the union of every klass's attributes (every page of `GET /v1/klasses`, then
-    `GET /v1/metadata/kobject.<klass name>` for each). The metadata is read once per stream (the CDK caches
-    schemas). A 403, or a 404 on one klass's metadata (which the requester's error handler lets through), leaves
-    `custom` open, with a warning that names the role that would type the custom fields.
+    The file is schemas/<stream name>.json, or schemas/<schema_name>.json where the stream's $parameters name another
+    (every klass stream has the kobjects schema). The CDK's `JsonFileSchemaLoader` reads files from inside the
+    package only, where a checkout has none, and no built-in types custom attributes: `DynamicSchemaLoader` builds
+    top-level properties only and `CompositeSchemaLoader` merges top-level properties, while Kustomer's custom
+    attributes live inside `custom`.
+
+    The stream's $parameters.object_type names the metadata read: `customer`, `conversation`, `message`, `company`,
+    one klass (`kobject.<klass name>`), or `kobject` for the union of every klass's attributes (every page of
+    `GET /v1/klasses`, then `GET /v1/metadata/kobject.<klass name>` for each); a stream without one keeps its file's
+    schema as it is. The metadata is read once per stream (the CDK caches schemas). A 403, or a 404 on one klass's
+    metadata (which the requester's error handler lets through), leaves `custom` open, with a warning that names the
+    role that would type the custom fields.
     """
 
-    base: SchemaLoader
     requester: Requester
     config: Config
     parameters: InitVar[Mapping[str, Any]]
-    object_type: str = ""
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        parameters = parameters or {}
+        self._stream_name = str(parameters.get("name") or "")
+        self._schema_name = str(parameters.get("schema_name") or self._stream_name)
+        self._object_type = str(parameters.get("object_type") or "")
 
     def get_json_schema(self) -> Mapping[str, Any]:
-        schema = copy.deepcopy(dict(self.base.get_json_schema()))
+        schema = stream_schema(self._schema_name)
+        if not self._object_type:
+            return schema
         custom = schema.setdefault("properties", {}).setdefault(
             "custom", {"type": ["null", "object"], "additionalProperties": True, "properties": {}}
         )
@@ -429,8 +441,8 @@ class CustomAttributesSchemaLoader(SchemaLoader):
         return schema
 
     def _attribute_names(self) -> List[str]:
-        if self.object_type != "kobject":
-            return list(self._metadata(self.object_type))
+        if self._object_type != "kobject":
+            return list(self._metadata(self._object_type))
         found, refused = klasses(self.requester)
         if refused:
             self._warn(f"the org's klasses ({KLASSES_PATH}, {refused})", "org.permission.klass.read")
@@ -452,9 +464,6 @@ class CustomAttributesSchemaLoader(SchemaLoader):
             f"{stream}Kustomer did not answer {what}: custom attributes from it are not typed and `custom` stays an open "
             f"object. Give the API key the {role} role to get each custom attribute as a typed column."
         )
-
-    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._stream_name = str((parameters or {}).get("name") or "")
 
 
 @dataclass

@@ -20,12 +20,20 @@ def resource_dir() -> Path:
 
 
 def load_manifest() -> Dict[str, Any]:
-    root = resource_dir()
-    manifest = yaml.safe_load((root / "manifest.yaml").read_text(encoding="utf-8"))
-    manifest["schemas"] = {
-        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted((root / "schemas").glob("*.json"))
-    }
-    return manifest
+    return yaml.safe_load((resource_dir() / "manifest.yaml").read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=None)
+def _schema_text(name: str) -> str:
+    path = resource_dir() / "schemas" / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"The connector has no schema file schemas/{name}.json for stream {name!r}.")
+    return path.read_text(encoding="utf-8")
+
+
+def stream_schema(name: str) -> Dict[str, Any]:
+    """The JSON schema in schemas/<name>.json, a new copy at each call (callers add custom attributes to it)."""
+    return json.loads(_schema_text(name))
 
 
 @functools.lru_cache(maxsize=None)

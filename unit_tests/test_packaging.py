@@ -31,6 +31,7 @@ from airbyte_cdk.sources.source import ExperimentalClassWarning
 from airbyte_cdk.test.models.scenario import ConnectorTestScenario, entry_key_problems
 
 from source_kustomer.config import normalize_config
+from source_kustomer.manifest import stream_schema
 from source_kustomer.source import SourceKustomer, load_manifest
 from unit_tests.builders import FakeKustomer, klass
 
@@ -133,6 +134,20 @@ def test_the_deprecation_check_catches_a_deprecated_component(manifest):
     warned = deprecations(lambda: ConcurrentDeclarativeSource(source_config=deprecated, config=normalize_config(CONFIG)))
 
     assert any("url_base" in message for message in warned)
+
+
+def test_every_stream_has_its_schema_file_and_every_schema_file_a_stream(manifest, streams):
+    templates = [entry["stream_template"] for entry in resolved(manifest)["dynamic_streams"]]
+    wanted = {stream["$parameters"].get("schema_name") or stream["$parameters"]["name"] for stream in [*streams.values(), *templates]}
+    files = {path.stem for path in (REPO / "schemas").glob("*.json")}
+
+    assert wanted == files
+    assert all(stream["schema_loader"]["class_name"] == "source_kustomer.components.KustomerSchemaLoader" for stream in [*streams.values(), *templates])
+
+
+def test_a_stream_without_its_schema_file_fails_naming_the_file():
+    with pytest.raises(ValueError, match=r"schemas/no_such_stream\.json for stream 'no_such_stream'"):
+        stream_schema("no_such_stream")
 
 
 # --- the packaging files agree with the manifest and with each other ------------------------------------------------
