@@ -18,6 +18,7 @@ import pytest
 
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.emulator import data as D
+from integration_tests.emulator.server import SEARCH_ROLES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = {"customers": 400, "conversations": 300, "messages": 500, "notes": 80, "kobjects": 120,
@@ -331,13 +332,22 @@ def test_tokens_without_the_search_role_may_read_everything_else(client):
         assert st == 200
         roles = body["data"]["attributes"].get("roles")
         if listed:
-            assert "org.permission.search.read" not in roles and "org.permission.customer.read" in roles
+            assert not set(roles) & set(SEARCH_ROLES) and "org.permission.customer.read" in roles
         else:
             assert roles is None
         st, _, body = client.search(_ctx_window("customer"), token=token)
-        assert st == 403 and body["errors"][0]["detail"] == "Missing required role org.permission.search.read"
+        assert st == 403 and body["errors"][0]["detail"] == "Missing required role org.permission.search.create"
         st, _, _ = client.get("/v1/users", token=token)
         assert st == 200
+
+
+def test_the_legacy_roles_token_lists_legacy_role_names_and_may_read_and_search(client):
+    st, _, body = client.get("/v1/auth/tokens/current", token="legacy-roles-token")
+    roles = body["data"]["attributes"]["roles"]
+    assert st == 200 and "org.user.search.read" in roles and "org.user.metadata.read" in roles
+    assert not [role for role in roles if role.startswith("org.permission.")]
+    st, _, body = client.search(_ctx_window("customer"), token="legacy-roles-token")
+    assert st == 200 and body["data"]
 
 
 def test_fault_injection(client, emu):

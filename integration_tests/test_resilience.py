@@ -273,7 +273,7 @@ def closed_port_url() -> str:
 BAD_INPUT = {
     "wrong_token": ("sk-not-this-org-8d1e5a", "emulator", ["HTTP 401", "Invalid or missing API token"], ["HTTP 401", "Invalid or missing API token"]),
     "wrong_region": ("wrong-region-token", "emulator", ["HTTP 401", "pod prod2", "api_url"], ["HTTP 401", "pod prod2", "api_url"]),
-    "no_roles": ("no-roles-token", "emulator", ["org.permission.search.read", "customers, conversations"], ["HTTP 403", "org.permission.search.read"]),
+    "no_roles": ("no-roles-token", "emulator", ["org.permission.search.create", "customers, conversations"], ["HTTP 403", "org.permission.search.create"]),
     "closed_port": (TOKEN, "closed", ["Could not reach Kustomer", "api_url"], ["Could not reach Kustomer", "api_url"]),
     "not_kustomer": (TOKEN, "html", ["not Kustomer's API", "api_url"], ["api_url"]),
 }
@@ -319,8 +319,10 @@ def test_discover_fails_within_30_seconds_with_the_checks_reason(workdir, api_ur
 
 # case: token -> (check status, what its message must say); the emulator lists the roles of each key but one
 ROLE_CASES = {
-    "no-search-role-token": ("FAILED", ["org.permission.search.read", "customers, conversations, messages, notes, kobjects, companies"]),
-    "no-search-role-unlisted-token": ("FAILED", ["org.permission.search.read", "HTTP 403", "customers, conversations"]),
+    "no-search-role-token": ("FAILED", ["org.permission.search.create", "HTTP 403", "customers, conversations, messages, notes, kobjects, companies"]),
+    "no-search-role-unlisted-token": ("FAILED", ["org.permission.search.create", "HTTP 403", "customers, conversations"]),
+    # every role under its legacy name (org.user.search.read, org.user.metadata.read, ...)
+    "legacy-roles-token": ("SUCCEEDED", []),
     "no-metadata-token": ("SUCCEEDED", []),
     TOKEN: ("SUCCEEDED", []),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import logging
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
@@ -29,8 +30,18 @@ from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
 SEARCH_PATH = "/v1/customers/search"
-SEARCH_ROLE = "org.permission.search.read"
-METADATA_ROLE = "org.permission.metadata.read"
+# Kustomer's API reference names, for each endpoint, the roles any one of which grants it: permission-set roles and
+# the legacy roles they replace. Search and archive search (POST /v1/customers/search, .../archive/search):
+SEARCH_ROLES = (
+    "org.permission.search.create",
+    "org.permission.search.update",
+    "org.permission.search_global.create",
+    "org.permission.search_preview.create",
+    "org.user.search.read",
+    "org.admin.search.read",
+)
+# GET /v1/metadata/{resource}:
+METADATA_ROLES = ("org.permission.metadata.read", "org.user.metadata.read", "org.admin.metadata.read")
 TIE_BLOCK_OVER_CAP = (
     "{stream}: more than 10,000 records share one updated_at (or more than 10,000 objects were deleted permanently "
     "since the last sync), and Kustomer's search cannot page past its 10,000-result cap for them. The stream stopped "
@@ -111,10 +122,10 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         if missing:
             return AirbyteConnectionStatus(status=Status.FAILED, message=missing)
         roles = token.get("roles")
-        if isinstance(roles, list) and METADATA_ROLE not in roles:
+        if isinstance(roles, list) and not grants(roles, METADATA_ROLES):
             # Optional: the streams sync without it, with `custom` as an open object.
             logger.warning(
-                f"The API key lacks {METADATA_ROLE}: custom attributes are published untyped inside `custom`. "
+                f"The API key lacks {METADATA_ROLES[0]}: custom attributes are published untyped inside `custom`. "
                 "Give the key that role to get each custom attribute as a typed column."
             )
         with cdk_internals.streams_built_from(self, config):
@@ -193,18 +204,22 @@ def search_stream_names(manifest: Mapping[str, Any]) -> List[str]:
     return [name for name, stream in streams.items() if "query_context" in (stream.get("$parameters") or {})]
 
 
+def grants(roles: List[Any], accepted: Tuple[str, ...]) -> bool:
+    """Whether a listed role is one of `accepted`; a listed wildcard (`org.permission.search.*`) counts as each role
+    it matches."""
+    return any(isinstance(role, str) and any(fnmatch.fnmatchcase(name, role) for name in accepted) for role in roles)
+
+
 def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str]) -> Optional[str]:
     """Why the key cannot search, for the user; None if it can.
 
-    The token's own `roles` answer without a request. Where Kustomer does not list them, one search of a single
-    record asks instead: only a refusal (401 or 403) fails the check; anything else is left to the sync.
+    A search role among the token's own `roles` answers without a request. Otherwise (roles not listed, or none of
+    them a search role the reference names) one search of a single record asks: only a refusal (401 or 403) fails
+    the check, so a key whose role has a name the reference does not list still passes; anything else is left to
+    the sync.
     """
-    needs = (
-        f"The API key lacks the role {SEARCH_ROLE}, which the search-backed streams need: {', '.join(streams)}. "
-        "Give the key that role in Kustomer (Settings > Security > API Keys)."
-    )
-    if isinstance(roles, list):
-        return None if SEARCH_ROLE in roles else needs
+    if isinstance(roles, list) and grants(roles, SEARCH_ROLES):
+        return None
     try:
         response = requests.post(
             config["api_url"] + SEARCH_PATH,
@@ -216,7 +231,11 @@ def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str
     except requests.exceptions.RequestException:
         return None
     if response.status_code in (401, 403):
-        return f"{needs} Kustomer refused a search (HTTP {response.status_code}): {kustomer_reason(response)}."
+        return (
+            f"The API key has no search role, which the search-backed streams need: {', '.join(streams)}. "
+            f"Kustomer refused a search (HTTP {response.status_code}): {kustomer_reason(response)}. Give the key "
+            f"{SEARCH_ROLES[0]} (or the legacy role {SEARCH_ROLES[4]}) in Kustomer (Settings > Security > API Keys)."
+        )
     return None
 
 

@@ -48,10 +48,11 @@ LIST_MAX_PAGE = {
 }
 METADATA_OBJECTS = ("customer", "conversation", "message", "company")
 # The roles of a key that may read every stream (the token document's `attributes.roles`).
+# A key's roles as Kustomer's API reference names them: a read role per resource, and the search role.
 ALL_ROLES = [
     f"org.permission.{resource}.read"
-    for resource in ("customer", "conversation", "message", "note", "kobject", "company", "user", "team", "tag", "shortcut", "sla", "klass", "metadata", "search")
-]
+    for resource in ("customer", "conversation", "message", "note", "kobject", "company", "user", "team", "tag", "shortcut", "sla", "klass", "metadata")
+] + ["org.permission.search.create"]
 
 
 class ConfigBuilder:

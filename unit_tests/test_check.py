@@ -3,7 +3,7 @@
 import json
 import logging
 import time
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 import pytest
 import requests
@@ -18,8 +18,9 @@ TOKEN_PATH = "/v1/auth/tokens/current"
 WRONG_REGION = "Auth token associated with pod prod2 but request is being handled by prod1"
 
 
-def check(tmp_path, capfd, config: Mapping[str, Any]) -> Dict[str, Any]:
-    """Runs `source-kustomer check --config <file>` and returns its one connection status; no output holds the token."""
+def check(tmp_path, capfd, config: Mapping[str, Any], output: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Runs `source-kustomer check --config <file>` and returns its one connection status (and its stdout in `output`);
+    no output holds the token."""
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
 
@@ -27,6 +28,8 @@ def check(tmp_path, capfd, config: Mapping[str, Any]) -> Dict[str, Any]:
 
     captured = capfd.readouterr()
     assert TOKEN not in captured.out and TOKEN not in captured.err
+    if output is not None:
+        output.append(captured.out)
     messages = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
     statuses = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
     assert len(statuses) == 1, messages
@@ -157,32 +160,74 @@ def test_check_on_a_source_built_without_config_uses_the_config_it_is_given(kust
 
 # --- what the key may read ------------------------------------------------------------------------------------------
 
-SEARCH_ROLE = "org.permission.search.read"
+# Any one of these grants search, by Kustomer's API reference (permission-set roles, then legacy roles).
+SEARCH_ROLES = ["org.permission.search.create", "org.permission.search.update", "org.permission.search_global.create",
+                "org.permission.search_preview.create", "org.user.search.read", "org.admin.search.read"]
+READ_ROLES = [role for role in ALL_ROLES if role not in SEARCH_ROLES]
 SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects", "companies"]
+SEARCH_PATH = "/v1/customers/search"
 
 
 def given_roles(kustomer, roles) -> None:  # type: ignore[no-untyped-def]
     kustomer.mocker.get(API_URL + TOKEN_PATH, json=token_document(roles))
 
 
-def test_given_a_key_without_the_search_role_then_check_fails_naming_the_role_and_the_streams_that_need_it(kustomer, tmp_path, capfd):
-    given_roles(kustomer, [role for role in ALL_ROLES if role != SEARCH_ROLE])
+@pytest.mark.parametrize("search_role", SEARCH_ROLES + ["org.permission.search.*", "org.permission.*", "org.user.*"])
+def test_given_a_key_with_any_search_role_the_reference_names_then_check_succeeds_without_a_search(kustomer, tmp_path, capfd, search_role):
+    given_roles(kustomer, READ_ROLES + [search_role])
+
+    status = check(tmp_path, capfd, ConfigBuilder().build())
+
+    assert status["status"] == "SUCCEEDED", status
+    assert paths(kustomer) == [TOKEN_PATH, "/v1/users"]
+
+
+METADATA_WARNING = "The API key lacks org.permission.metadata.read"
+
+
+def test_given_a_key_with_legacy_roles_only_then_check_succeeds_without_a_metadata_warning(kustomer, tmp_path, capfd):
+    legacy = [role.replace("org.permission.", "org.user.") for role in READ_ROLES] + ["org.user.search.read"]
+    given_roles(kustomer, legacy)
+    output: List[str] = []
+
+    status = check(tmp_path, capfd, ConfigBuilder().build(), output)
+
+    assert status["status"] == "SUCCEEDED", status
+    assert paths(kustomer) == [TOKEN_PATH, "/v1/users"]
+    assert METADATA_WARNING not in output[0]
+
+
+def test_given_a_key_whose_roles_name_no_search_role_and_kustomer_refuses_a_search_then_check_fails_naming_the_roles_and_streams(kustomer, tmp_path, capfd):
+    given_roles(kustomer, READ_ROLES + ["org.permission.search_execution.create"])
+    kustomer.mocker.post(API_URL + SEARCH_PATH, status_code=403, json=kustomer_error(403, "Missing required role org.permission.search.create"))
 
     status = check(tmp_path, capfd, ConfigBuilder().build())
 
     assert status["status"] == "FAILED"
-    assert SEARCH_ROLE in status["message"]
-    assert "customers, conversations, messages, notes, kobjects, companies" in status["message"]
-    assert paths(kustomer) == [TOKEN_PATH]  # the token's own roles answered: no search spent
+    assert "org.permission.search.create" in status["message"] and "org.user.search.read" in status["message"]
+    assert "HTTP 403" in status["message"] and "Missing required role" in status["message"]
+    assert ", ".join(SEARCH_STREAMS) in status["message"]
+    assert paths(kustomer) == [TOKEN_PATH, SEARCH_PATH]
 
 
-def test_given_a_key_without_the_optional_metadata_and_audit_roles_then_check_succeeds_without_extra_requests(kustomer, tmp_path, capfd):
-    given_roles(kustomer, [role for role in ALL_ROLES if role not in ("org.permission.metadata.read", "org.permission.audit_logs.read")])
+def test_given_a_key_whose_roles_name_no_search_role_known_to_the_reference_but_may_search_then_check_succeeds(kustomer, tmp_path, capfd):
+    given_roles(kustomer, READ_ROLES + ["org.permission.search_v2.create"])
 
     status = check(tmp_path, capfd, ConfigBuilder().build())
 
+    assert status["status"] == "SUCCEEDED", status
+    assert paths(kustomer) == [TOKEN_PATH, SEARCH_PATH, "/v1/users"]
+
+
+def test_given_a_key_without_the_optional_metadata_and_audit_roles_then_check_succeeds_without_extra_requests(kustomer, tmp_path, capfd):
+    given_roles(kustomer, [role for role in ALL_ROLES if role != "org.permission.metadata.read"])
+    output: List[str] = []
+
+    status = check(tmp_path, capfd, ConfigBuilder().build(), output)
+
     assert status["status"] == "SUCCEEDED" and not status.get("message")
     assert paths(kustomer) == [TOKEN_PATH, "/v1/users"]
+    assert METADATA_WARNING in output[0]  # the log says what the role would add
 
 
 def test_given_a_key_with_every_role_then_check_succeeds_with_two_requests_and_no_message(kustomer, tmp_path, capfd):
@@ -196,12 +241,12 @@ def test_given_a_key_with_every_role_then_check_succeeds_with_two_requests_and_n
 
 def test_given_kustomer_lists_no_roles_and_refuses_a_search_then_check_fails_naming_the_role_and_kustomers_reason(kustomer, tmp_path, capfd):
     given_roles(kustomer, None)
-    kustomer.mocker.post(API_URL + "/v1/customers/search", status_code=403, json=kustomer_error(403, "Missing required role org.permission.search.read"))
+    kustomer.mocker.post(API_URL + SEARCH_PATH, status_code=403, json=kustomer_error(403, "Missing required role org.permission.search.create"))
 
     status = check(tmp_path, capfd, ConfigBuilder().build())
 
     assert status["status"] == "FAILED"
-    assert SEARCH_ROLE in status["message"] and "HTTP 403" in status["message"] and "Missing required role" in status["message"]
+    assert SEARCH_ROLES[0] in status["message"] and "HTTP 403" in status["message"] and "Missing required role" in status["message"]
     assert "customers, conversations" in status["message"]
     assert paths(kustomer) == [TOKEN_PATH, "/v1/customers/search"]
 

@@ -27,14 +27,17 @@ WRONG_REGION_TOKEN = "wrong-region-token"
 NO_ROLES_TOKEN = "no-roles-token"
 NO_METADATA_TOKEN = "no-metadata-token"
 NO_AUDIT_TOKEN = "no-audit-token"
-# Every role but org.permission.search.read; the second one's token document does not list its roles at all.
+# Every role but a search role; the second one's token document does not list its roles at all.
 NO_SEARCH_TOKEN = "no-search-role-token"
 NO_SEARCH_UNLISTED_TOKEN = "no-search-role-unlisted-token"
+# Every role, under the legacy names (org.user.<resource>.read, org.user.search.read).
+LEGACY_ROLES_TOKEN = "legacy-roles-token"
 # Another integration of the same org, with every role: it draws from the same rate-limit budgets.
 SECOND_CLIENT_TOKEN = "second-client-token"
 # What the per-window statistics call each client (never the token itself).
 CLIENT_NAMES = {NO_ROLES_TOKEN: "no-roles", NO_METADATA_TOKEN: "no-metadata", NO_AUDIT_TOKEN: "no-audit", NO_SEARCH_TOKEN: "no-search-role",
-                NO_SEARCH_UNLISTED_TOKEN: "no-search-role-unlisted", SECOND_CLIENT_TOKEN: "second-client"}
+                NO_SEARCH_UNLISTED_TOKEN: "no-search-role-unlisted", SECOND_CLIENT_TOKEN: "second-client",
+                LEGACY_ROLES_TOKEN: "legacy-roles"}
 
 LIST_MAX_PAGE_SIZE = {
     "users": 500,
@@ -73,7 +76,16 @@ SEARCH_OPS = ("gt", "gte", "lt", "lte", "equals")
 
 # read role needed per top-level resource (for the 403 of no-roles-token)
 ROLE_RESOURCE = {**D.OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_logs"}
-ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.permission.search.read"})
+# Search and archive search accept any one of these (Kustomer's API reference): permission-set roles, then legacy ones.
+SEARCH_ROLES = ("org.permission.search.create", "org.permission.search.update", "org.permission.search_global.create",
+                "org.permission.search_preview.create", "org.user.search.read", "org.admin.search.read")
+ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0]})
+LEGACY_ROLES = sorted({f"org.user.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.user.search.read"})
+
+
+def missing_role(resource: str) -> str:
+    """Kustomer's reason for a refusal: the role (permission-set name) the request needs."""
+    return f"Missing required role {SEARCH_ROLES[0] if resource == 'search' else f'org.permission.{resource}.read'}"
 
 RATE_LIMIT_BODY = D.dumps({"errors": [{
     "status": 429, "code": "too_many_requests", "title": "Too Many Requests",
@@ -969,20 +981,20 @@ class KustomerEmulator:
         if token == NO_ROLES_TOKEN:
             if method == "GET" and path == "/v1/auth/tokens/current":
                 return token
-            raise ApiError(403, f"Missing required role org.permission.{resource}.read")
+            raise ApiError(403, missing_role(resource))
         if token == NO_METADATA_TOKEN:
             if resource in ("metadata", "klass"):
-                raise ApiError(403, f"Missing required role org.permission.{resource}.read")
+                raise ApiError(403, missing_role(resource))
             return token
         if token == NO_AUDIT_TOKEN:
             if resource == "audit_logs":
-                raise ApiError(403, f"Missing required role org.permission.{resource}.read")
+                raise ApiError(403, missing_role(resource))
             return token
         if token in (NO_SEARCH_TOKEN, NO_SEARCH_UNLISTED_TOKEN):
             if resource == "search":
-                raise ApiError(403, "Missing required role org.permission.search.read")
+                raise ApiError(403, missing_role(resource))
             return token
-        if token == SECOND_CLIENT_TOKEN:
+        if token in (SECOND_CLIENT_TOKEN, LEGACY_ROLES_TOKEN):
             return token
         if token is None or token != self.token:
             raise ApiError(401, "Invalid or missing API token")
@@ -1055,7 +1067,9 @@ class KustomerEmulator:
         elif token == NO_AUDIT_TOKEN:
             roles = [r for r in ALL_ROLES if r != "org.permission.audit_logs.read"]
         elif token in (NO_SEARCH_TOKEN, NO_SEARCH_UNLISTED_TOKEN):
-            roles = [r for r in ALL_ROLES if r != "org.permission.search.read"]
+            roles = [r for r in ALL_ROLES if r not in SEARCH_ROLES]
+        elif token == LEGACY_ROLES_TOKEN:
+            roles = LEGACY_ROLES
         else:
             roles = ALL_ROLES
         attributes: dict[str, Any] = {"name": "emulator key", "roles": roles, "orgName": D.ORG_NAME,
