@@ -157,6 +157,29 @@ def test_custom_attributes_stream_has_one_row_per_attribute_and_object_type(kust
     assert rows["kobject.Ecomm-Return.reasonTree"]["json_type"] == "string"
 
 
+def test_a_klass_without_metadata_has_no_custom_attributes_rows_and_the_others_are_read(kustomer):
+    kustomer.set_metadata("customer", {"totalSpentNum": {"type": "number"}})
+    # "survey" has no metadata: the fake answers 404, as the emulator and Kustomer do
+    kustomer.add("klasses", [klass("k1", "survey"), klass("k2", "order")])
+    kustomer.set_metadata("kobject.order", {"skusTxt": {"type": "text"}})
+
+    output = read_source(ConfigBuilder().build(), catalog("custom_attributes"))
+
+    assert {r["id"] for r in records_of(output, "custom_attributes")} == {"customer.totalSpentNum", "kobject.order.skusTxt"}
+    assert not output.errors
+    assert "kobject.survey" in kustomer.metadata_requests
+
+
+def test_custom_attributes_without_the_metadata_role_fails_naming_http_403_and_kustomers_reason(kustomer):
+    kustomer.mocker.get(f"{API_URL}/v1/metadata/customer", status_code=403, json=kustomer_error(403, "Missing required role org.permission.metadata.read"))
+
+    output = read_source(ConfigBuilder().build(), catalog("custom_attributes"), expecting_exception=True)
+
+    messages = " ".join(error.trace.error.message for error in output.errors)
+    assert "HTTP 403" in messages and "Missing required role org.permission.metadata.read" in messages
+    assert not records_of(output, "custom_attributes")
+
+
 def test_companies_is_search_backed_and_slas_and_klasses_are_listed(kustomer):
     kustomer.add("companies", [kustomer_object("company", "co1", "2025-03-01T00:00:00.000Z")])
     kustomer.add("slas", [kustomer_object("sla", "s1", "2025-03-01T00:00:00.000Z")])
