@@ -341,6 +341,19 @@ def test_tokens_without_the_search_role_may_read_everything_else(client):
         assert st == 200
 
 
+def test_klasses_are_listed_one_status_at_a_time_enabled_unless_asked(client, emu):
+    every = {k["id"]: k["attributes"]["status"] for k in emu.records("klasses")}
+    listed = {}
+    for status in ("enabled", "existing_only", "disabled"):
+        st, _, body = client.get(f"/v1/klasses?status={status}")
+        assert st == 200 and {k["attributes"]["status"] for k in body["data"]} <= {status}
+        listed.update({k["id"]: status for k in body["data"]})
+    st, _, default = client.get("/v1/klasses")
+
+    assert listed == every and {"enabled", "existing_only", "disabled"} <= set(every.values())
+    assert st == 200 and {k["id"] for k in default["data"]} == {i for i, status in every.items() if status == "enabled"}
+
+
 def test_the_legacy_roles_token_lists_legacy_role_names_and_may_read_and_search(client):
     st, _, body = client.get("/v1/auth/tokens/current", token="legacy-roles-token")
     roles = body["data"]["attributes"]["roles"]
@@ -494,8 +507,7 @@ def test_metadata_agrees_with_records(client, emu):
     assert longest > 2000
     # klasses carry no attribute definitions (API reference); GET /v1/metadata/kobject.<name> has them, and
     # kobjects of each klass agree with them
-    _, _, body = client.get("/v1/klasses")
-    klasses = {k["id"]: k for k in body["data"]}
+    klasses = {k["id"]: k for status in ("enabled", "existing_only", "disabled") for k in client.get(f"/v1/klasses?status={status}")[2]["data"]}
     assert {"order", "return", "Survey-Response"} <= {k["attributes"]["name"] for k in klasses.values()}
     assert not any("metadata" in k["attributes"] for k in klasses.values())
     by_klass: dict[str, list] = {}

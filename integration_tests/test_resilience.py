@@ -463,10 +463,10 @@ class _Trickle(threading.Thread):
 
 
 def test_with_a_share_of_50_the_connector_leaves_half_of_each_window_to_another_integration(emulator, catalog, workdir):
-    window, search_limit, general_limit = 2, 20, 8
+    window, search_limit, general_limit = 2, 12, 8
     emulator.configure(search_rate_limit=search_limit, rate_limit=general_limit, window_seconds=window, latency_ms=100)
     streams = ["customers", "conversations", "tags", "users"]
-    trickle = _Trickle(emulator.url, every=0.7)  # about 3 searches a window: well inside the 10 kept for the org
+    trickle = _Trickle(emulator.url, every=0.7)  # about 3 searches a window: inside the 6 kept for the org
 
     trickle.start()
     started = time.monotonic()

@@ -304,8 +304,14 @@ CUSTOM_ATTRIBUTE_TYPES = (
 )
 
 
-def custom_attribute_schema(name: str) -> Dict[str, Any]:
-    """The JSON schema of one custom attribute, from its name's suffix; unknown suffixes stay open."""
+def custom_attribute_schema(name: str, definition: Any = None) -> Dict[str, Any]:
+    """The JSON schema of one custom attribute, from its name's suffix; unknown suffixes stay open.
+
+    A definition marked `multi` (Kustomer's reference: `"ordersId": {"type": "string", "multi": true}`) stays open
+    too: its values may come as a list or as one value, and a typed column would lose the other form.
+    """
+    if isinstance(definition, dict) and definition.get("multi"):
+        return {}
     for suffix, schema in CUSTOM_ATTRIBUTE_TYPES:
         if name.endswith(suffix) and len(name) > len(suffix):
             return dict(schema)
@@ -324,6 +330,10 @@ def metadata_properties(body: Any) -> Mapping[str, Any]:
     return properties if isinstance(properties, dict) else {}
 
 
+# GET /v1/klasses answers the klasses of one status, `enabled` unless asked (Kustomer's API reference: "Valid values
+# are enabled, existing_only, and disabled. The default value is enabled."): each reading asks for every status.
+# The manifest's klasses stream lists the same values (`klass_statuses`; a test keeps the two equal).
+KLASS_STATUSES = ("enabled", "existing_only", "disabled")
 KLASSES_PATH = "/v1/klasses"
 METADATA_PAGE_SIZE = 100  # the most /v1/klasses and /v1/metadata answer in one page
 _NOT_LETTER_OR_DIGIT = re.compile(r"[^a-z0-9]+")
@@ -345,7 +355,7 @@ def metadata_path(object_type: str) -> str:
     return "/v1/metadata/" + quote(object_type, safe="")
 
 
-def send_pages(requester: Requester, path: str) -> Iterator[requests.Response]:
+def send_pages(requester: Requester, path: str, params: Optional[Mapping[str, Any]] = None) -> Iterator[requests.Response]:
     """Every page of a Kustomer list (`links.next` says whether another follows); stops at an answer other than 200.
 
     The requester's error handler lets a 403, and a 404 on a klass's metadata, through (IGNORE): the caller decides
@@ -355,7 +365,7 @@ def send_pages(requester: Requester, path: str) -> Iterator[requests.Response]:
     while True:
         response = requester.send_request(
             stream_slice=StreamSlice(partition={"path": path}, cursor_slice={}),
-            request_params={"page": page, "pageSize": METADATA_PAGE_SIZE},
+            request_params={**(params or {}), "page": page, "pageSize": METADATA_PAGE_SIZE},
         )
         if response is None:
             return
@@ -376,17 +386,19 @@ def refusal(response: Optional[requests.Response]) -> Optional[str]:
 
 
 def klasses(requester: Requester) -> Tuple[List[Mapping[str, Any]], Optional[str]]:
-    """The org's klasses (`attributes` of every page of `GET /v1/klasses`), and why they could not be read, if so."""
-    found: List[Mapping[str, Any]] = []
-    for response in send_pages(requester, KLASSES_PATH):
-        refused = refusal(response)
-        if refused:
-            return found, refused
-        body = page_body(response)
-        for klass in (body.get("data") if isinstance(body, dict) else None) or []:
-            if isinstance(klass, dict):
-                found.append({**(klass.get("attributes") or {}), "id": klass.get("id")})
-    return found, None
+    """The org's klasses of every status (`attributes` of every page of `GET /v1/klasses?status=<each>`, each klass
+    once), and why they could not be read, if so."""
+    found: Dict[Any, Mapping[str, Any]] = {}
+    for status in KLASS_STATUSES:
+        for response in send_pages(requester, KLASSES_PATH, {"status": status}):
+            refused = refusal(response)
+            if refused:
+                return list(found.values()), refused
+            body = page_body(response)
+            for klass in (body.get("data") if isinstance(body, dict) else None) or []:
+                if isinstance(klass, dict):
+                    found.setdefault(klass.get("id"), {**(klass.get("attributes") or {}), "id": klass.get("id")})
+    return list(found.values()), None
 
 
 def metadata_of(requester: Requester, object_type: str) -> Tuple[Mapping[str, Any], Optional[str]]:
@@ -436,21 +448,26 @@ class KustomerSchemaLoader(SchemaLoader):
             "custom", {"type": ["null", "object"], "additionalProperties": True, "properties": {}}
         )
         custom_properties = custom.setdefault("properties", {})
-        for name in self._attribute_names():
-            custom_properties.setdefault(snake_case(name), custom_attribute_schema(name))
+        typed: Dict[str, Dict[str, Any]] = {}
+        for name, definition in self._attributes():
+            column, attribute_schema = snake_case(name), custom_attribute_schema(name, definition)
+            # two klasses typing one column differently (kobjects): it stays open
+            typed[column] = attribute_schema if typed.get(column, attribute_schema) == attribute_schema else {}
+        for column, attribute_schema in typed.items():
+            custom_properties.setdefault(column, attribute_schema)
         return schema
 
-    def _attribute_names(self) -> List[str]:
+    def _attributes(self) -> List[Tuple[str, Any]]:
         if self._object_type != "kobject":
-            return list(self._metadata(self._object_type))
+            return list(self._metadata(self._object_type).items())
         found, refused = klasses(self.requester)
         if refused:
             self._warn(f"the org's klasses ({KLASSES_PATH}, {refused})", "org.permission.klass.read")
-        names: List[str] = []
+        attributes: List[Tuple[str, Any]] = []
         for klass in found:
             if isinstance(klass.get("name"), str):
-                names.extend(self._metadata("kobject." + klass["name"]))
-        return names
+                attributes.extend(self._metadata("kobject." + klass["name"]).items())
+        return attributes
 
     def _metadata(self, object_type: str) -> Mapping[str, Any]:
         properties, refused = metadata_of(self.requester, object_type)
@@ -480,7 +497,7 @@ class CustomAttributesExtractor(RecordExtractor):
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         for name, definition in metadata_properties(page_body(response)).items():
             row = snake_case_keys(dict(definition)) if isinstance(definition, dict) else {}
-            schema_type = custom_attribute_schema(name)
+            schema_type = custom_attribute_schema(name, definition)
             row.update(
                 name=name,
                 column=snake_case(name),

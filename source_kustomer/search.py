@@ -149,8 +149,7 @@ class SearchPagination(PaginationStrategy):
     ) -> Optional[Any]:
         archive = is_archive(response)
         page = last_page_token_value.get("page", 1) if isinstance(last_page_token_value, dict) else 1
-        body = page_body(response)
-        if isinstance(body, dict) and (body.get("links") or {}).get("next"):
+        if next_link(page_body(response)):
             return {"page": page + 1, "archive": archive}
         refusal = getattr(response, ARCHIVE_REFUSAL, None)
         if refusal is not None:
@@ -242,13 +241,30 @@ class SearchRecordExtractor(KustomerDataExtractor):
                     continue
                 if object_id not in deleted or at > deleted[object_id]:
                     deleted[object_id] = at
-            next_link = (body.get("links") or {}).get("next") if isinstance(body, dict) else None
-            if not next_link:
+            link = next_link(body)
+            # links.next may or may not repeat the filters: keep ours, take its cursor (`before`, `after`, `page`, ...)
+            following = {**params, **dict(parse_qsl(urlsplit(link).query))} if link else params
+            if following == params:
                 break
-            # links.next may or may not repeat the filters: keep ours, take its cursor (`after`, `page`, ...)
-            params = {**params, **dict(parse_qsl(urlsplit(next_link).query))}
+            params = following
         for object_id, at in sorted(deleted.items(), key=lambda item: (item[1], item[0])):
             yield {"type": self._object_type, "id": object_id, "attributes": {"deleted": True, "updatedAt": kustomer_time(at)}}
+
+
+def next_link(body: Any) -> Optional[str]:
+    """The page after this one, from Kustomer's `links.next`; None on the last page.
+
+    Kustomer's reference types `links.next` of search and audit-log answers as always present (a string, never
+    null), so an empty page, or a page `meta` numbers as the last, also ends the reading.
+    """
+    if not isinstance(body, dict) or not body.get("data"):
+        return None
+    link = (body.get("links") or {}).get("next")
+    meta = body.get("meta") or {}
+    page, pages = meta.get("page"), meta.get("totalPages")
+    if isinstance(page, int) and isinstance(pages, int) and page >= pages:
+        return None
+    return link if isinstance(link, str) and link else None
 
 
 def kustomer_time(moment: datetime.datetime) -> str:

@@ -102,9 +102,9 @@ def kustomer_object(
     }
 
 
-def klass(klass_id: str, name: str, updated_at: str = "2025-02-01T00:00:00.000Z") -> Dict[str, Any]:
+def klass(klass_id: str, name: str, updated_at: str = "2025-02-01T00:00:00.000Z", status: str = "enabled") -> Dict[str, Any]:
     """A klass as `GET /v1/klasses` answers it: no attribute definitions (those come from /v1/metadata/kobject.<name>)."""
-    return kustomer_object("klass", klass_id, updated_at, {"name": name, "displayName": name.title(), "icon": "box", "color": "#000", "status": "enabled"})
+    return kustomer_object("klass", klass_id, updated_at, {"name": name, "displayName": name.title(), "icon": "box", "color": "#000", "status": status})
 
 
 def token_document(roles: Optional[List[str]]) -> Dict[str, Any]:
@@ -138,6 +138,11 @@ class FakeKustomer:
     mocker: requests_mock_module.Mocker
     api_url: str = API_URL
     search_cap: int = 10_000
+    # Kustomer's reference: "a hard limit of 100 for the maximum number of pages"; its search answers type
+    # `links.next` as always present (`search_next_always`), and `meta` may be left out (`search_meta`).
+    search_page_limit: int = 100
+    search_next_always: bool = False
+    search_meta: bool = True
     objects: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
     search_requests: List[Dict[str, Any]] = field(default_factory=list)
     list_requests: List[Dict[str, Any]] = field(default_factory=list)
@@ -180,17 +185,27 @@ class FakeKustomer:
         matches = [o for o in candidates if _matches(o, body)]
         matches.sort(key=lambda o: (o["attributes"]["updatedAt"], o["id"]))
         start = (page - 1) * page_size
+        if page > self.search_page_limit:
+            context.status_code = 400
+            return kustomer_error(400, f"page must be at most {self.search_page_limit}")
         if start >= self.search_cap:
             context.status_code = 400
             return kustomer_error(400, f"Search results are limited to {self.search_cap} records. Narrow your query.")
-        return page_body(matches[start : start + page_size], "/v1/customers/search", page, page_size, len(matches))
+        answer = page_body(matches[start : start + page_size], "/v1/customers/search", page, page_size, len(matches))
+        if self.search_next_always:
+            answer["links"]["next"] = f"/v1/customers/search?page={page + 1}&pageSize={page_size}"
+        if not self.search_meta:
+            del answer["meta"]
+        return answer
 
     def _lister(self, stream: str, path: str):  # type: ignore[no-untyped-def]
         def answer(request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
             query = parse_qs(urlsplit(request.url).query)
             page, page_size = int(query.get("page", ["1"])[0]), min(int(query["pageSize"][0]), LIST_MAX_PAGE[stream])
-            self.list_requests.append({"stream": stream, "page": page, "page_size": page_size})
+            self.list_requests.append({"stream": stream, "page": page, "page_size": page_size, "status": query.get("status", [None])[0]})
             objects = self.objects.get(stream, [])
+            if stream == "klasses":  # one status a request, `enabled` unless asked (Kustomer's API reference)
+                objects = [o for o in objects if o["attributes"].get("status", "enabled") == query.get("status", ["enabled"])[0]]
             start = (page - 1) * page_size
             return page_body(objects[start : start + page_size], path, page, page_size, len(objects))
 

@@ -157,6 +157,24 @@ def test_custom_attributes_stream_has_one_row_per_attribute_and_object_type(kust
     assert rows["kobject.Ecomm-Return.reasonTree"]["json_type"] == "string"
 
 
+def test_a_multi_valued_attribute_is_published_open_so_a_list_or_one_value_both_arrive(kustomer):
+    kustomer.set_metadata("customer", {"ordersId": {"type": "string", "target": "kobject.order", "multi": True}, "vipBool": {"type": "boolean"}})
+    kustomer.add("klasses", [klass("k1", "order"), klass("k2", "return")])
+    kustomer.set_metadata("kobject.order", {"skuStr": {"type": "string", "multi": True}})
+    kustomer.set_metadata("kobject.return", {"skuStr": {"type": "string"}})
+
+    schemas = _discover(ConfigBuilder().build())
+    rows = {r["id"]: r for r in records_of(read_source(ConfigBuilder().build(), catalog("custom_attributes")), "custom_attributes")}
+
+    assert schemas["customers"]["properties"]["custom"]["properties"]["orders_id"] == {}
+    assert schemas["customers"]["properties"]["custom"]["properties"]["vip_bool"] == {"type": ["null", "boolean"]}
+    assert schemas["kobjects"]["properties"]["custom"]["properties"]["sku_str"] == {}  # multi in one klass of the union
+    assert schemas["kobjects_return"]["properties"]["custom"]["properties"]["sku_str"] == {"type": ["null", "string"]}
+    assert rows["customer.ordersId"]["multi"] is True and rows["customer.ordersId"]["target"] == "kobject.order"
+    assert rows["customer.ordersId"].get("json_type") is None
+    assert rows["customer.vipBool"]["json_type"] == "boolean"
+
+
 def test_a_klass_without_metadata_has_no_custom_attributes_rows_and_the_others_are_read(kustomer):
     kustomer.set_metadata("customer", {"totalSpentNum": {"type": "number"}})
     # "survey" has no metadata: the fake answers 404, as the emulator and Kustomer do

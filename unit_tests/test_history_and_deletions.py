@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, AirbyteStreamState, StreamDescriptor, SyncMode
 from airbyte_cdk.models import AirbyteStateBlob
 
@@ -108,6 +110,24 @@ def _audit(kustomer, pages: List[List[Dict[str, Any]]], status: int = 200) -> Li
     return requests
 
 
+def _audit_newest_first(kustomer, pages: List[List[Dict[str, Any]]], repeat_last_link: bool = False) -> List[Dict[str, List[str]]]:  # type: ignore[no-untyped-def]
+    """The audit log as Kustomer's reference shows it: `links.next` always present (`before=<last id>`), an empty page
+    past the last event; or, with `repeat_last_link`, a last page whose `next` repeats its own query."""
+    requests: List[Dict[str, List[str]]] = []
+
+    def answer(request, context):  # type: ignore[no-untyped-def]
+        query = parse_qs(urlsplit(request.url).query)
+        requests.append(query)
+        index = int(query["before"][0].split("-")[-1]) if "before" in query else 0
+        data = pages[index] if index < len(pages) else []
+        if repeat_last_link and index == len(pages) - 1:
+            return {"data": data, "links": {"next": f"/v1/audit-logs?count=1000&before=page-{index}"}}
+        return {"data": data, "links": {"next": f"/v1/audit-logs?count=1000&before=page-{index + 1}"}}
+
+    kustomer.mocker.get(f"{API_URL}/v1/audit-logs", json=answer)
+    return requests
+
+
 def _event(verb: str, object_id: str, at: str, object_type: str = "customer") -> Dict[str, Any]:
     return {"type": "audit_log", "id": f"e-{object_id}-{verb}", "attributes": {
         "eventName": f"kustomer.{object_type}.{verb}", "eventVerb": verb, "objectType": object_type,
@@ -139,6 +159,18 @@ def test_an_incremental_sync_emits_a_tombstone_per_deleted_object_from_every_aud
     assert requests[0]["filter[start]"] == [since] and requests[1]["after"] == ["1"]
     # tombstones come last, in the order of their deletion
     assert [r["id"] for r in records_of(output, "customers")][-2:] == ["a", "c"]
+
+
+@pytest.mark.parametrize("repeat_last_link", [False, True], ids=["an empty page ends", "a repeated link ends"])
+def test_an_audit_log_whose_links_next_is_never_null_is_read_to_its_end_and_no_further(kustomer, repeat_last_link):
+    kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
+    requests = _audit_newest_first(kustomer, [[_event("delete", "c", _days_ago(2))], [_event("delete", "a", _days_ago(4))]], repeat_last_link)
+
+    output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", _days_ago(5)))
+
+    assert {r["id"] for r in records_of(output, "customers")} == {"live", "a", "c"}
+    assert len(requests) == (2 if repeat_last_link else 3)
+    assert not output.errors
 
 
 def test_without_the_audit_role_one_warning_names_it_and_the_sync_goes_on(kustomer):

@@ -10,8 +10,9 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import discover
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_kustomer.components import klass_stream_name
+from source_kustomer.components import KLASS_STATUSES, klass_stream_name
 from source_kustomer.config import normalize_config
+from source_kustomer.manifest import load_manifest
 from source_kustomer.source import SourceKustomer
 from unit_tests.builders import API_URL, ConfigBuilder, FakeKustomer, catalog, klass, kustomer_error, kustomer_object, records_of
 from unit_tests.conftest import read_source
@@ -70,6 +71,28 @@ def test_discover_lists_one_incremental_stream_per_klass_typed_with_its_own_attr
     assert streams["kobjects_ecomm_return"].json_schema["properties"]["custom"]["properties"] == {"reason_tree": {"type": ["null", "string"]}}
     # the static kobjects schema is each klass stream's base
     assert set(streams["kobjects"].json_schema["properties"]) == set(order.json_schema["properties"])
+
+
+def test_klasses_of_every_status_are_read_typed_and_given_a_stream(kustomer):
+    # GET /v1/klasses answers `enabled` klasses unless asked for another status (Kustomer's API reference)
+    kustomer.add("klasses", [klass("k1", "order"), klass("k2", "legacy", status="disabled"), klass("k3", "survey", status="existing_only")])
+    for name in ("order", "legacy", "survey"):
+        kustomer.set_metadata(f"kobject.{name}", {f"{name}Str": {"type": "string"}})
+
+    streams = _catalog(ConfigBuilder().build())
+    output = read_source(ConfigBuilder().build(), catalog("klasses", "custom_attributes"))
+
+    assert {name for name in streams if name.startswith("kobjects_")} == {"kobjects_order", "kobjects_legacy", "kobjects_survey"}
+    assert {"order_str", "legacy_str", "survey_str"} <= set(streams["kobjects"].json_schema["properties"]["custom"]["properties"])
+    assert sorted(r["name"] for r in records_of(output, "klasses")) == ["legacy", "order", "survey"]
+    assert {r["klass"] for r in records_of(output, "custom_attributes") if r["klass"]} == {"order", "legacy", "survey"}
+    assert {r["status"] for r in kustomer.list_requests if r["stream"] == "klasses"} == set(KLASS_STATUSES)
+
+
+def test_the_klasses_stream_and_every_other_reading_of_the_klasses_ask_for_the_same_statuses():
+    manifest = load_manifest()
+
+    assert tuple(manifest["definitions"]["klass_statuses"]["values"]) == KLASS_STATUSES
 
 
 def test_a_klass_stream_searches_its_own_klass_on_kobject_updated_at(kustomer):

@@ -71,6 +71,31 @@ def test_page_size_from_config_is_used_and_capped_at_the_endpoint_maximum(kustom
     assert {r["page_size"] for r in kustomer.search_requests} == {100}
 
 
+def test_a_page_size_under_100_is_raised_to_100_for_search_so_no_search_goes_past_kustomers_100_pages(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"c{i:05d}", _ts(BASE, i)) for i in range(12_000)])
+    kustomer.add("tags", [kustomer_object("tag", f"t{i}", _ts(BASE, i)) for i in range(120)])
+
+    output = read_source(ConfigBuilder().set("page_size", 50).build(), catalog("customers", "tags"))
+
+    assert {r["id"] for r in records_of(output, "customers")} == {f"c{i:05d}" for i in range(12_000)}
+    assert {r["page_size"] for r in kustomer.search_requests} == {100}
+    assert max(r["page"] for r in kustomer.search_requests) <= 100
+    assert {r["page_size"] for r in kustomer.list_requests} == {50}  # the list endpoints keep the configured size
+    assert not output.errors
+
+
+@pytest.mark.parametrize("with_meta", [True, False], ids=["meta numbers the last page", "an empty page ends"])
+def test_when_links_next_is_never_null_the_window_still_ends_with_every_record(kustomer, with_meta):
+    kustomer.search_next_always, kustomer.search_meta = True, with_meta
+    kustomer.add("customers", [kustomer_object("customer", f"c{i:05d}", _ts(BASE, i)) for i in range(1_201)])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers"))
+
+    assert sorted(r["id"] for r in records_of(output, "customers")) == [f"c{i:05d}" for i in range(1_201)]
+    assert [r["page"] for r in kustomer.search_requests] == ([1, 2, 3] if with_meta else [1, 2, 3, 4])
+    assert not output.errors
+
+
 def test_a_window_past_the_search_cap_is_read_in_full_without_requesting_past_the_cap(kustomer):
     kustomer.add("customers", [kustomer_object("customer", f"c{i:06d}", _ts(BASE, i * 0.5)) for i in range(23_456)])
 

@@ -100,6 +100,7 @@ RANGE_START_MS = calendar.timegm((2025, 1, 1, 0, 0, 0)) * 1000
 RANGE_END_MS = calendar.timegm((2026, 10, 31, 23, 59, 59)) * 1000 + 999
 TIE_UPDATED_AT = "2025-11-30T12:34:56.789Z"
 
+KLASS_STATUS_BY_INDEX = {2: "existing_only", 3: "disabled"}
 KLASS_NAMES = ("order", "return", "Survey-Response", "subscription", "warranty_claim", "shipment")
 
 # ---------------------------------------------------------------------------------------------------------
@@ -976,7 +977,9 @@ class DataGenerator:
                 "icon": icon,
                 "color": color,
                 "description": desc,
-                "status": "enabled",
+                # GET /v1/klasses lists `enabled` klasses unless asked for another status: the third klass is
+                # existing_only and the fourth disabled, so a reader that does not ask for each misses them.
+                "status": KLASS_STATUS_BY_INDEX.get(i, "enabled"),
                 "createdAt": iso_ms(created),
                 "updatedAt": iso_ms(updated),
                 "modifiedAt": iso_ms(updated),
