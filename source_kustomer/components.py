@@ -197,6 +197,9 @@ class KustomerErrorHandler(DefaultErrorHandler):
         if not isinstance(response_or_exception, requests.Response):
             return resolution
         if resolution.response_action == ResponseAction.IGNORE:
+            failed = refused_archive_of_an_archived_context(response_or_exception)
+            if failed is not None:
+                return failed
             refused_archive_as_last_page(response_or_exception)
         if resolution.error_message and REASON in resolution.error_message:
             reason = kustomer_reason(page_body(response_or_exception), response_or_exception.reason)
@@ -216,6 +219,43 @@ def kustomer_reason(body: Any, fallback: Optional[str] = None) -> str:
 
 
 ARCHIVE_REFUSAL = "_kustomer_archive_refusal"
+
+
+# The contexts Kustomer's reference documents for archive search (its filterable attributes: ids, created and updated
+# times, `*_deleted` of customer, conversation, message, company and kobject, and `kobject_<klass>_updated_at`).
+ARCHIVED_CONTEXTS = ("customer", "conversation", "message", "company", "kobject")
+
+
+def archive_context(response: requests.Response) -> Optional[str]:
+    """The queryContext of an archive search, None for any other request."""
+    request = response.request
+    if request is None or "/archive/search" not in (request.url or ""):
+        return None
+    try:
+        body = orjson.loads(request.body or b"{}")
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    context = body.get("queryContext") if isinstance(body, dict) else None
+    return context if isinstance(context, str) else None
+
+
+def refused_archive_of_an_archived_context(response: requests.Response) -> Optional[ErrorResolution]:
+    """A failure, for archive search refusing a context the reference says it serves: skipping the stream's objects
+    older than two years with a warning would lose them quietly. (A context it does not serve, notes, is let through.)"""
+    context = archive_context(response)
+    if context is None or response.status_code == 200:
+        return None
+    if context not in ARCHIVED_CONTEXTS and not context.startswith("kobject_"):
+        return None
+    return ErrorResolution(
+        response_action=ResponseAction.FAIL,
+        failure_type=FailureType.system_error,
+        error_message=(
+            f"Kustomer's archive search refused the {context} objects updated more than two years ago "
+            f"(HTTP {response.status_code} on {response.request.url}): {kustomer_reason(page_body(response), response.reason)}. "
+            "The stream stopped rather than skip them; a start_date within the last two years syncs the rest."
+        ),
+    )
 
 
 def refused_archive_as_last_page(response: requests.Response) -> None:

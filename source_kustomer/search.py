@@ -208,7 +208,7 @@ class SearchRecordExtractor(KustomerDataExtractor):
         if not since:
             return None
         body = page_body(response)
-        if response.status_code != 200 or not isinstance(body, dict) or (body.get("links") or {}).get("next"):
+        if response.status_code != 200 or not isinstance(body, dict) or next_link(body):
             return None
         upper = search_upper_bound(response)
         return (since, upper) if parse_time(upper) is not None else None

@@ -93,6 +93,20 @@ def test_an_archive_refusal_warns_once_and_the_window_goes_on_with_search(kustom
     assert not output.errors
 
 
+def test_an_archive_refusal_of_a_context_the_reference_says_it_serves_fails_the_stream_saying_why(kustomer):
+    archive_requests = _archive(kustomer, refuse=True)
+    kustomer.add("customers", [kustomer_object("customer", "new", _days_ago(3))])
+    start = (NOW - timedelta(days=1000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    output = read_source(ConfigBuilder().with_start_date(start).build(), catalog("customers"), expecting_exception=True)
+
+    assert len(archive_requests) == 1
+    (error,) = [e.trace.error for e in output.errors if e.trace.error.stream_descriptor]
+    assert error.stream_descriptor.name == "customers"
+    assert "HTTP 400" in error.message and "queryContext customer is not supported by archive search" in error.message
+    assert "customer objects updated more than two years ago" in error.message and "start_date" in error.message
+
+
 def _audit(kustomer, pages: List[List[Dict[str, Any]]], status: int = 200) -> List[Dict[str, List[str]]]:  # type: ignore[no-untyped-def]
     requests: List[Dict[str, List[str]]] = []
 
@@ -163,6 +177,7 @@ def test_an_incremental_sync_emits_a_tombstone_per_deleted_object_from_every_aud
 
 @pytest.mark.parametrize("repeat_last_link", [False, True], ids=["an empty page ends", "a repeated link ends"])
 def test_an_audit_log_whose_links_next_is_never_null_is_read_to_its_end_and_no_further(kustomer, repeat_last_link):
+    kustomer.search_next_always = True  # the search's last page is known by its meta, as the reference types links.next
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
     requests = _audit_newest_first(kustomer, [[_event("delete", "c", _days_ago(2))], [_event("delete", "a", _days_ago(4))]], repeat_last_link)
 
