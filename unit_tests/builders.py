@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -143,6 +144,7 @@ class FakeKustomer:
     search_page_limit: int = 100
     search_next_always: bool = False
     search_meta: bool = True
+    search_unsorted: bool = False  # answers in id order, whatever the sort asked
     objects: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
     search_requests: List[Dict[str, Any]] = field(default_factory=list)
     list_requests: List[Dict[str, Any]] = field(default_factory=list)
@@ -183,7 +185,7 @@ class FakeKustomer:
         else:
             candidates = self.objects.get(next(s for s, ctx in SEARCH_CONTEXTS.items() if ctx == context_name), [])
         matches = [o for o in candidates if _matches(o, body)]
-        matches.sort(key=lambda o: (o["attributes"]["updatedAt"], o["id"]))
+        matches.sort(key=lambda o: o["id"] if self.search_unsorted else (_moment(o["attributes"]["updatedAt"]), o["id"]))
         start = (page - 1) * page_size
         if page > self.search_page_limit:
             context.status_code = 400
@@ -210,6 +212,11 @@ class FakeKustomer:
             return page_body(objects[start : start + page_size], path, page, page_size, len(objects))
 
         return answer
+
+
+def _moment(value: str) -> datetime:
+    """An ISO 8601 UTC time, with or without milliseconds, as Kustomer sorts it."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 _CRITERION = re.compile(r"^(?P<ctx>.+)_updated_at$")

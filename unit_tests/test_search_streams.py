@@ -96,6 +96,21 @@ def test_when_links_next_is_never_null_the_window_still_ends_with_every_record(k
     assert not output.errors
 
 
+@pytest.mark.parametrize("unsorted", [True, False])
+def test_search_results_out_of_updated_at_order_are_read_whole_with_one_warning(kustomer, unsorted):
+    kustomer.search_unsorted = unsorted
+    # ids in the opposite order of updatedAt; whole seconds and milliseconds mixed, as strings they would misorder
+    kustomer.add("companies", [kustomer_object("company", f"co{i:04d}", _ts(BASE, 1_200 - i)) for i in range(1_200)])
+    kustomer.add("companies", [kustomer_object("company", "co_whole", "2025-03-01T00:10:00Z"), kustomer_object("company", "co_ms", "2025-03-01T00:10:00.500Z")])
+
+    output = read_source(ConfigBuilder().build(), catalog("companies"))
+
+    assert len({r["id"] for r in records_of(output, "companies")}) == 1_202
+    warnings = [m.log.message for m in output.logs if m.log.level.value == "WARN" and "out of updated_at order" in m.log.message]
+    assert len(warnings) == (1 if unsorted else 0)
+    assert all(w.startswith("companies:") for w in warnings)
+
+
 def test_a_window_past_the_search_cap_is_read_in_full_without_requesting_past_the_cap(kustomer):
     kustomer.add("customers", [kustomer_object("customer", f"c{i:06d}", _ts(BASE, i * 0.5)) for i in range(23_456)])
 
