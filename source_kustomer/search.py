@@ -51,6 +51,8 @@ AUDIT_PAGE_SIZE = 1000  # the audit log's maximum `count`
 # Kustomer's reference names `eventVerb` but not its values: these are read as a deletion of the object.
 DELETE_VERBS = frozenset({"delete", "deleted", "destroy", "destroyed"})
 AUDIT_ROLE = "org.permission.audit_logs.read"
+# Kustomer's reference shows audit events expiring a year after they happen (`expiresAt`); a shorter margin warns.
+AUDIT_RETENTION = datetime.timedelta(days=360)
 
 
 def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[AirbyteStateMessage]]) -> Optional[Dict[str, Any]]:
@@ -241,6 +243,12 @@ class SearchRecordExtractor(KustomerDataExtractor):
     def _tombstones(self, since: str, until: str) -> Iterable[MutableMapping[str, Any]]:
         # The audit log's time filters are documented by name, not format: events are also kept to the window here.
         lowest, highest = parse_time(since), parse_time(until)
+        if lowest and highest and highest - lowest > AUDIT_RETENTION and self._warned.first(f"retention:{self._stream}"):
+            LOGGER.warning(
+                f"{self._stream}: the last sync was at {since}, and Kustomer's audit log keeps events about a year: objects "
+                "deleted permanently in the oldest part of that time may get no tombstone. Refresh the stream to drop them "
+                "from the destination."
+            )
         deleted: Dict[str, datetime.datetime] = {}
         params: Dict[str, Any] = {
             "count": AUDIT_PAGE_SIZE,

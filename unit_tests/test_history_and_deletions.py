@@ -188,6 +188,18 @@ def test_an_audit_log_whose_links_next_is_never_null_is_read_to_its_end_and_no_f
     assert not output.errors
 
 
+@pytest.mark.parametrize("days_since_last_sync, warned", [(400, True), (300, False)])
+def test_a_last_sync_older_than_the_audit_logs_year_warns_that_some_deletions_may_be_missed(kustomer, days_since_last_sync, warned):
+    kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
+    _audit(kustomer, [[_event("delete", "a", _days_ago(4))]])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", _days_ago(days_since_last_sync)))
+
+    assert {r["id"] for r in records_of(output, "customers")} == {"live", "a"}
+    warnings = [m.log.message for m in output.logs if m.log.level.value == "WARN" and "keeps events about a year" in m.log.message]
+    assert len(warnings) == (1 if warned else 0)
+
+
 def test_without_the_audit_role_one_warning_names_it_and_the_sync_goes_on(kustomer):
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
     _audit(kustomer, [], status=403)
