@@ -215,6 +215,9 @@ def summarize_state(state: Any) -> str:
     if "slices" in state:
         ends = [s.get("most_recent_cursor_value") or s.get("end") for s in state["slices"]]
         return f"updated_at={max(ends)}" if ends else "-"
+    if "states" in state:  # one cursor per partition (klasses: one per klass status)
+        ends = [p["cursor"]["updated_at"] for p in state["states"] if (p.get("cursor") or {}).get("updated_at")]
+        return f"updated_at={max(ends)} ({len(state['states'])} partitions)" if ends else "-"
     return json.dumps(state)[:60]
 
 
