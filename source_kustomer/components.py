@@ -27,7 +27,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCC
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kustomer.manifest import stream_schema
+from source_kustomer.manifest import klass_statuses, stream_schema
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -370,10 +370,6 @@ def metadata_properties(body: Any) -> Mapping[str, Any]:
     return properties if isinstance(properties, dict) else {}
 
 
-# GET /v1/klasses answers the klasses of one status, `enabled` unless asked (Kustomer's API reference: "Valid values
-# are enabled, existing_only, and disabled. The default value is enabled."): each reading asks for every status.
-# The manifest's klasses stream lists the same values (`klass_statuses`; a test keeps the two equal).
-KLASS_STATUSES = ("enabled", "existing_only", "disabled")
 KLASSES_PATH = "/v1/klasses"
 METADATA_PAGE_SIZE = 100  # the most /v1/klasses and /v1/metadata answer in one page
 _NOT_LETTER_OR_DIGIT = re.compile(r"[^a-z0-9]+")
@@ -429,7 +425,7 @@ def klasses(requester: Requester) -> Tuple[List[Mapping[str, Any]], Optional[str
     """The org's klasses of every status (`attributes` of every page of `GET /v1/klasses?status=<each>`, each klass
     once), and why they could not be read, if so."""
     found: Dict[Any, Mapping[str, Any]] = {}
-    for status in KLASS_STATUSES:
+    for status in klass_statuses():
         for response in send_pages(requester, KLASSES_PATH, {"status": status}):
             refused = refusal(response)
             if refused:

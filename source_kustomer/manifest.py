@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Tuple
 
 import yaml
 
@@ -37,10 +37,17 @@ def stream_schema(name: str) -> Dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=None)
-def _spec_properties() -> Dict[str, Any]:
-    return yaml.safe_load((resource_dir() / "manifest.yaml").read_text(encoding="utf-8"))["spec"]["connection_specification"]["properties"]
+def _declared() -> Dict[str, Any]:
+    """The manifest as written, read once, for the values the Python code reads from it (never modified)."""
+    return load_manifest()
 
 
 def spec_property(name: str) -> Mapping[str, Any]:
     """One config field as the spec declares it (type, default, bounds): the one place they are written."""
-    return _spec_properties()[name]
+    return _declared()["spec"]["connection_specification"]["properties"][name]
+
+
+def klass_statuses() -> Tuple[str, ...]:
+    """The klass statuses every reading of the org's klasses asks for, as the klasses stream declares them
+    (`definitions.klass_statuses`): Kustomer lists `enabled` klasses unless asked for another status."""
+    return tuple(_declared()["definitions"]["klass_statuses"]["values"])

@@ -32,16 +32,19 @@ TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
 SEARCH_PATH = "/v1/customers/search"
 # Kustomer's API reference names, for each endpoint, the roles any one of which grants it: permission-set roles and
 # the legacy roles they replace. Search and archive search (POST /v1/customers/search, .../archive/search):
+SEARCH_ROLE = "org.permission.search.create"  # the one named to users, with its legacy equivalent
+LEGACY_SEARCH_ROLE = "org.user.search.read"
 SEARCH_ROLES = (
-    "org.permission.search.create",
+    SEARCH_ROLE,
     "org.permission.search.update",
     "org.permission.search_global.create",
     "org.permission.search_preview.create",
-    "org.user.search.read",
+    LEGACY_SEARCH_ROLE,
     "org.admin.search.read",
 )
 # GET /v1/metadata/{resource}:
-METADATA_ROLES = ("org.permission.metadata.read", "org.user.metadata.read", "org.admin.metadata.read")
+METADATA_ROLE = "org.permission.metadata.read"
+METADATA_ROLES = (METADATA_ROLE, "org.user.metadata.read", "org.admin.metadata.read")
 TIE_BLOCK_OVER_CAP = (
     "{stream}: more than 10,000 records share one updated_at (or more than 10,000 objects were deleted permanently "
     "since the last sync), and Kustomer's search cannot page past its 10,000-result cap for them. The stream stopped "
@@ -125,7 +128,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         if isinstance(roles, list) and not grants(roles, METADATA_ROLES):
             # Optional: the streams sync without it, with `custom` as an open object.
             logger.warning(
-                f"The API key lacks {METADATA_ROLES[0]}: custom attributes are published untyped inside `custom`. "
+                f"The API key lacks {METADATA_ROLE}: custom attributes are published untyped inside `custom`. "
                 "Give the key that role to get each custom attribute as a typed column."
             )
         with cdk_internals.streams_built_from(self, config):
@@ -234,7 +237,7 @@ def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str
         return (
             f"The API key has no search role, which the search-backed streams need: {', '.join(streams)}. "
             f"Kustomer refused a search (HTTP {response.status_code}): {kustomer_reason(response)}. Give the key "
-            f"{SEARCH_ROLES[0]} (or the legacy role {SEARCH_ROLES[4]}) in Kustomer (Settings > Security > API Keys)."
+            f"{SEARCH_ROLE} (or the legacy role {LEGACY_SEARCH_ROLE}) in Kustomer (Settings > Security > API Keys)."
         )
     return None
 

@@ -10,9 +10,8 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import discover
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_kustomer.components import KLASS_STATUSES, klass_stream_name
+from source_kustomer.components import klass_stream_name
 from source_kustomer.config import normalize_config
-from source_kustomer.manifest import load_manifest
 from source_kustomer.source import SourceKustomer
 from unit_tests.builders import API_URL, ConfigBuilder, FakeKustomer, catalog, klass, kustomer_error, kustomer_object, records_of
 from unit_tests.conftest import read_source
@@ -86,13 +85,7 @@ def test_klasses_of_every_status_are_read_typed_and_given_a_stream(kustomer):
     assert {"order_str", "legacy_str", "survey_str"} <= set(streams["kobjects"].json_schema["properties"]["custom"]["properties"])
     assert sorted(r["name"] for r in records_of(output, "klasses")) == ["legacy", "order", "survey"]
     assert {r["klass"] for r in records_of(output, "custom_attributes") if r["klass"]} == {"order", "legacy", "survey"}
-    assert {r["status"] for r in kustomer.list_requests if r["stream"] == "klasses"} == set(KLASS_STATUSES)
-
-
-def test_the_klasses_stream_and_every_other_reading_of_the_klasses_ask_for_the_same_statuses():
-    manifest = load_manifest()
-
-    assert tuple(manifest["definitions"]["klass_statuses"]["values"]) == KLASS_STATUSES
+    assert {r["status"] for r in kustomer.list_requests if r["stream"] == "klasses"} == {"enabled", "existing_only", "disabled"}
 
 
 def test_a_klass_stream_searches_its_own_klass_on_kobject_updated_at(kustomer):
