@@ -51,7 +51,7 @@ import requests
 from integration_tests.cli import configured_catalog, console_script, write_json
 from integration_tests.emulator import CONNECTOR_STREAM
 from source_kustomer.cdk_internals import share_of_window
-from source_kustomer.components import KustomerRecordFlattener
+from source_kustomer.records import KustomerRecordFlattener
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE
 from source_kustomer.run import tune_gc
 

@@ -13,7 +13,7 @@ applying, so an upgrade of the CDK is this one file to read. No public API of th
    reads both forms, keeps the org's reserve (`rate_limit_share`) and adjusts the policy's window under its lock
    (`_lock`, `_call_limit`, `_next_reset_ts`, `_calls_num`, `_offset`). Measured: seconds-form 429s down from ~48% to
    ~16% of requests; 90% of the bound in `make bench`'s budget scenario.
-3. **The source's config** (`streams_built_from`, `keep_config_validated`): the CDK's `CheckStream` builds streams
+3. **The source's config** (`source_config`, `streams_built_from`, `keep_config_validated`): the CDK's `CheckStream` builds streams
    from the config the source was constructed with (`_config`), not the one `check` receives; and `_config` is a copy
    of the config given, which must stay marked validated for the config to be validated once per process.
 4. **The CDK's words for a tie block over the search cap** (`SAME_SLICE_AGAIN`): the text of the error
@@ -54,7 +54,7 @@ from airbyte_cdk.sources.streams.call_rate import FixedWindowCallRatePolicy, Htt
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_kustomer.components import seconds_until_reset
+from source_kustomer.rate_limits import seconds_until_reset
 
 # -- 1. record queue size ---------------------------------------------------------------------------------------------
 
@@ -211,6 +211,12 @@ def _header_int(response: requests.Response, name: str) -> Optional[int]:
 
 
 # -- 3. checking with the given config --------------------------------------------------------------------------------
+
+
+def source_config(source: Any) -> Mapping[str, Any]:
+    """The config the source's streams are built from (`_config`: the constructor's, after the CDK's migrations, or the
+    one `streams_built_from` put in place). The CDK has no public accessor for it."""
+    return source._config
 
 
 def keep_config_validated(source: Any, given: Mapping[str, Any]) -> None:

@@ -26,13 +26,14 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 import requests
 
-from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType
+from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, FailureType
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config, Record, StreamSlice
 
-from source_kustomer.components import ARCHIVE_REFUSAL, KustomerDataExtractor, page_body
+from source_kustomer.pages import KustomerDataExtractor, kustomer_reason, page_body
 from source_kustomer.config import NormalizedConfig
 
 LOGGER = logging.getLogger("airbyte")
@@ -104,6 +105,62 @@ def earlier_in_time(first: str, second: str) -> bool:
 
 def is_archive(response: requests.Response) -> bool:
     return ARCHIVE_PATH in urlsplit(response.request.url or "").path if response.request is not None else False
+
+
+ARCHIVE_REFUSAL = "_kustomer_archive_refusal"
+
+
+# The contexts Kustomer's reference documents for archive search (its filterable attributes: ids, created and updated
+# times, `*_deleted` of customer, conversation, message, company and kobject, and `kobject_<klass>_updated_at`).
+ARCHIVED_CONTEXTS = ("customer", "conversation", "message", "company", "kobject")
+
+
+def archive_context(response: requests.Response) -> Optional[str]:
+    """The queryContext of an archive search, None for any other request."""
+    request = response.request
+    if request is None or "/archive/search" not in (request.url or ""):
+        return None
+    try:
+        body = orjson.loads(request.body or b"{}")
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    context = body.get("queryContext") if isinstance(body, dict) else None
+    return context if isinstance(context, str) else None
+
+
+def refused_archive_of_an_archived_context(response: requests.Response) -> Optional[ErrorResolution]:
+    """A failure, for archive search refusing a context the reference says it serves: skipping the stream's objects
+    older than two years with a warning would lose them quietly. (A context it does not serve, notes, is let through.)"""
+    context = archive_context(response)
+    if context is None or response.status_code == 200:
+        return None
+    if context not in ARCHIVED_CONTEXTS and not context.startswith("kobject_"):
+        return None
+    return ErrorResolution(
+        response_action=ResponseAction.FAIL,
+        failure_type=FailureType.system_error,
+        error_message=(
+            f"Kustomer's archive search refused the {context} objects updated more than two years ago "
+            f"(HTTP {response.status_code} on {response.request.url}): {kustomer_reason(page_body(response), response.reason)}. "
+            "The stream stopped rather than skip them; a start_date within the last two years syncs the rest."
+        ),
+    )
+
+
+def refused_archive_as_last_page(response: requests.Response) -> None:
+    """An archive search the error handler let through (IGNORE) reads as an empty last page, its refusal kept.
+
+    The retriever ends a window's pagination on any response that is not OK, so a refused archive search would also
+    drop the window's search phase: as an empty 200 page, the pagination strategy moves on to search (and says, once
+    per stream, what was refused: `ARCHIVE_REFUSAL` holds the status and Kustomer's reason).
+    """
+    request = response.request
+    if request is None or "/archive/search" not in (request.url or "") or response.status_code == 200:
+        return
+    setattr(response, ARCHIVE_REFUSAL, (response.status_code, kustomer_reason(page_body(response))))
+    response.status_code = 200
+    response._kustomer_body = {"data": [], "links": {"next": None}}  # type: ignore[attr-defined]
+
 
 
 class _Once:

@@ -22,10 +22,10 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kustomer import cdk_internals, components
-from source_kustomer.components import page_body
+from source_kustomer import cdk_internals
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
 from source_kustomer.manifest import load_manifest
+from source_kustomer.pages import REASON, kustomer_reason, page_body
 from source_kustomer.search import with_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
@@ -95,7 +95,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         super()._prepare_for_stream_build()
         # The budget that reads both forms of x-ratelimit-reset and keeps the org's reserve of each window.
         try:
-            share = normalize_config(self._config)["rate_limit_share"]  # a no-op for the validated config of a sync
+            share = normalize_config(cdk_internals.source_config(self))["rate_limit_share"]  # a no-op for the validated config of a sync
         except ConfigError:
             share = DEFAULT_RATE_LIMIT_SHARE  # an invalid config fails where it is checked, with its own message
         cdk_internals.use_kustomer_budget(self, share)
@@ -193,9 +193,9 @@ def read_token(config: Mapping[str, Any]) -> Tuple[bool, Optional[str], Dict[str
             return False, f"{config['api_url']} answered {TOKEN_CHECK_PATH} with something that is not Kustomer's API. Check `api_url`.", {}
         attributes = data.get("attributes") if isinstance(data, dict) else None
         return True, None, attributes if isinstance(attributes, dict) else {}
-    reason = kustomer_reason(response)
+    reason = kustomer_reason(page_body(response), response.reason)
     if response.status_code == 401:
-        return False, error_wording("unauthorized").replace(components.REASON, reason), {}
+        return False, error_wording("unauthorized").replace(REASON, reason), {}
     if response.status_code == 403:
         return False, f"The API key is not allowed to read its own token (HTTP 403): {reason}.", {}
     return False, f"Kustomer answered HTTP {response.status_code} to {TOKEN_CHECK_PATH}: {reason}.", {}
@@ -236,15 +236,10 @@ def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str
     if response.status_code in (401, 403):
         return (
             f"The API key has no search role, which the search-backed streams need: {', '.join(streams)}. "
-            f"Kustomer refused a search (HTTP {response.status_code}): {kustomer_reason(response)}. Give the key "
+            f"Kustomer refused a search (HTTP {response.status_code}): {kustomer_reason(page_body(response), response.reason)}. Give the key "
             f"{SEARCH_ROLE} (or the legacy role {LEGACY_SEARCH_ROLE}) in Kustomer (Settings > Security > API Keys)."
         )
     return None
-
-
-def kustomer_reason(response: requests.Response) -> str:
-    """Kustomer's own words from an error response (components.kustomer_reason), else the HTTP reason phrase."""
-    return components.kustomer_reason(page_body(response), response.reason)
 
 
 @functools.lru_cache(maxsize=None)

@@ -31,6 +31,15 @@ def test_the_patches_apply_to_the_cdk_methods_they_replace():
     assert cdk_internals.ORIGINAL_TRACKER_FACTORY.__qualname__ == "ModelToComponentFactory._create_pagination_tracker_factory"
 
 
+def test_the_source_config_is_the_one_the_streams_are_built_from():
+    source = SourceKustomer(config=ConfigBuilder().set("rate_limit_share", 40).build())
+
+    assert cdk_internals.source_config(source)["rate_limit_share"] == 40
+    with cdk_internals.streams_built_from(source, {**ConfigBuilder().build(), "rate_limit_share": 60}):
+        assert cdk_internals.source_config(source)["rate_limit_share"] == 60
+    assert cdk_internals.source_config(source)["rate_limit_share"] == 40
+
+
 def test_a_first_sync_saves_its_state_at_every_search_cap_restart_after_the_records_before_it(kustomer):
     kustomer.add("customers", [kustomer_object("customer", f"c{i:05d}", _ts(i)) for i in range(25_000)])
 

@@ -11,7 +11,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import cdk_internals
 from source_kustomer.cdk_internals import KustomerAPIBudget
-from source_kustomer.components import KustomerRecordFlattener, RateLimitResetBackoff, seconds_until_reset, snake_case
+from source_kustomer.rate_limits import RateLimitResetBackoff, seconds_until_reset
+from source_kustomer.records import KustomerRecordFlattener, snake_case
 from unit_tests.builders import ConfigBuilder, kustomer_object
 
 NOW = 1_748_779_200.0  # 2025-06-01T12:00:00Z
@@ -190,7 +191,7 @@ def test_pacing_waits_a_tenth_of_a_second_past_the_reset_and_a_429_retry_half_a_
 
     from airbyte_cdk.sources.streams.call_rate import HttpAPIBudget
 
-    monkeypatch.setattr("source_kustomer.components.time.time", lambda: NOW)
+    monkeypatch.setattr("source_kustomer.rate_limits.time.time", lambda: NOW)
     budget = KustomerAPIBudget.like(HttpAPIBudget(policies=[], ratelimit_reset_header="x-ratelimit-reset"))
     before = datetime.datetime.now()
     paced = (budget.get_reset_ts_from_response(response(200, str(int(NOW) + 30))) - before).total_seconds()
@@ -205,7 +206,7 @@ def test_a_missing_or_unreadable_reset_header_gives_no_wait(header):
 
 
 def test_given_429_with_reset_header_then_backoff_waits_until_reset(monkeypatch):
-    monkeypatch.setattr("source_kustomer.components.time.time", lambda: NOW)
+    monkeypatch.setattr("source_kustomer.rate_limits.time.time", lambda: NOW)
 
     assert backoff().backoff_time(response(429, str(int(NOW) + 20)), attempt_count=1) == pytest.approx(20.5)
 
@@ -279,15 +280,15 @@ def _response(status: int, body: bytes) -> "requests.Response":
 
 
 def test_a_page_is_parsed_once_and_shared_by_the_decoder_and_the_extractor(monkeypatch):
-    from source_kustomer import components
+    from source_kustomer import pages
 
     calls = []
-    real_loads = components.orjson.loads
-    monkeypatch.setattr(components.orjson, "loads", lambda raw: calls.append(1) or real_loads(raw))
+    real_loads = pages.orjson.loads
+    monkeypatch.setattr(pages.orjson, "loads", lambda raw: calls.append(1) or real_loads(raw))
     response = _response(200, b'{"meta": {"page": 1}, "links": {"next": null}, "data": [{"id": "a"}, {"id": "b"}]}')
 
-    decoded = list(components.KustomerJsonDecoder(parameters={}).decode(response))
-    records = list(components.KustomerDataExtractor(config={}, parameters={}).extract_records(response))
+    decoded = list(pages.KustomerJsonDecoder(parameters={}).decode(response))
+    records = list(pages.KustomerDataExtractor(config={}, parameters={}).extract_records(response))
 
     assert decoded[0]["meta"] == {"page": 1}
     assert [r["id"] for r in records] == ["a", "b"]
@@ -295,7 +296,7 @@ def test_a_page_is_parsed_once_and_shared_by_the_decoder_and_the_extractor(monke
 
 
 def test_the_extractor_yields_a_single_object_and_nothing_for_a_body_that_is_not_json():
-    from source_kustomer.components import KustomerDataExtractor
+    from source_kustomer.pages import KustomerDataExtractor
 
     extractor = KustomerDataExtractor(config={}, parameters={})
 
@@ -307,7 +308,7 @@ def test_the_error_handler_accepts_a_json_page_at_once_and_leaves_everything_els
     from airbyte_cdk.sources.declarative.requesters.error_handlers.http_response_filter import HttpResponseFilter
     from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
-    from source_kustomer.components import KustomerErrorHandler
+    from source_kustomer.errors import KustomerErrorHandler
 
     not_json = HttpResponseFilter(config={}, parameters={}, predicate="{{ not response }}", action="RETRY")
     handler = KustomerErrorHandler(config={}, parameters={}, response_filters=[not_json])

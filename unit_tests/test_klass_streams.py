@@ -10,7 +10,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import discover
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_kustomer.components import klass_stream_name
+from source_kustomer.metadata import klass_stream_name
 from source_kustomer.config import normalize_config
 from source_kustomer.source import SourceKustomer
 from unit_tests.builders import API_URL, ConfigBuilder, FakeKustomer, catalog, klass, kustomer_error, kustomer_object, records_of

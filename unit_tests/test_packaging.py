@@ -142,7 +142,7 @@ def test_every_stream_has_its_schema_file_and_every_schema_file_a_stream(manifes
     files = {path.stem for path in (REPO / "schemas").glob("*.json")}
 
     assert wanted == files
-    assert all(stream["schema_loader"]["class_name"] == "source_kustomer.components.KustomerSchemaLoader" for stream in [*streams.values(), *templates])
+    assert all(stream["schema_loader"]["class_name"] == "source_kustomer.schemas.KustomerSchemaLoader" for stream in [*streams.values(), *templates])
 
 
 def test_a_stream_without_its_schema_file_fails_naming_the_file():

@@ -1,0 +1,90 @@
+"""Kustomer's pages: each parsed once and shared by the error handler, the extractor and the paginator; the
+records of a page; Kustomer's own reason in an error answer."""
+
+from __future__ import annotations
+
+from dataclasses import InitVar, dataclass
+from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
+
+import orjson
+import requests
+
+from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
+from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.types import Config
+
+
+_UNPARSED = object()
+
+
+def page_body(response: requests.Response) -> Any:
+    """The page's JSON, parsed once with orjson and kept on the response; None if it is not JSON.
+
+    The error handler, the record extractor and the paginator each read the page, and the CDK would parse it for
+    each of them, twice with the standard json module: four parses of a 2 MB page of 500 customers.
+    """
+    body = getattr(response, "_kustomer_body", _UNPARSED)
+    if body is _UNPARSED:
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        response._kustomer_body = body  # type: ignore[attr-defined]  # per response, so safe across threads
+    return body
+
+
+@dataclass
+class KustomerJsonDecoder(JsonDecoder):
+    """`JsonDecoder` over `page_body`: the paginator reads the page the extractor already parsed."""
+
+    parameters: InitVar[Mapping[str, Any]] = None  # type: ignore[assignment]
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__init__(parameters or {})
+
+    def decode(self, response: requests.Response) -> Iterator[MutableMapping[str, Any]]:
+        body = page_body(response)
+        if isinstance(body, list):
+            yield from body or [{}]
+        else:
+            yield body if isinstance(body, dict) else {}
+
+
+@dataclass
+class KustomerDataExtractor(RecordExtractor):
+    """The records of a Kustomer page: its `data` array, by key.
+
+    `DpathExtractor` looks `["data"]` up with `dpath.get`, which walks every value of the page: about 115 ms for a
+    page of 500 customers, four times the cost of parsing it.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        body = page_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, list):
+            yield from data
+        elif isinstance(data, dict):
+            yield data
+
+
+# In an error message of the manifest, where Kustomer's own reason goes (Jinja leaves single braces alone).
+REASON = "{reason}"
+
+
+def kustomer_reason(body: Any, fallback: Optional[str] = None) -> str:
+    """Kustomer's own words from an error body, in either of its error formats (`errors[0]` detail, message, title)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    return str(first.get("detail") or first.get("message") or first.get("title") or fallback or "no reason given")
+
+
+def refusal(response: Optional[requests.Response]) -> Optional[str]:
+    """`HTTP 403: <Kustomer's reason>` for an answer other than 200 (or no answer), else None."""
+    if response is None:
+        return "no answer"
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}: {kustomer_reason(page_body(response), response.reason)}"
+    return None
