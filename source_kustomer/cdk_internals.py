@@ -34,6 +34,17 @@ applying, so an upgrade of the CDK is this one file to read. No public API of th
    connector's CPU. `fast_parse` takes the ISO 8601 UTC forms Kustomer uses through `datetime.fromisoformat` (the same
    datetime `strptime` returns; anything else goes to the CDK's code) and a `StreamSlice` (immutable) computes its
    hash once. Measured: a full read 5,096 -> 6,650-7,450 records/s.
+7. **Several windows of one search stream in flight** (`read_in_windows`): the CDK reads the partitions its stream
+   slicer yields concurrently, and the declarative `DatetimeBasedCursor` becomes a `ConcurrentCursor` that is that
+   slicer; without a `step` it yields one slice per sync, and a `step` cuts calendar steps whatever the data. The
+   manifest cannot name another slicer for an incremental stream, so the built stream's partition generator
+   (`DefaultStream._stream_partition_generator._stream_slicer`) is wrapped in `search.SearchWindows`, which splits
+   each slice from what Kustomer says about it, with the stream's own requester
+   (`_partition_factory._retriever.requester`). The cursor's state converter is switched to the date-range form
+   (`_is_sequential_state`): the sequential form saves only the intervals joined to the start, so a killed sync
+   would re-read every window but the first; the date-range form saves every finished window and restart interval,
+   and the next sync reads only the gaps (`ConcurrentCursor.stream_slices`). Measured in `make bench`: one stream
+   alone 0.3 -> 0.9 of the search budget at 250 ms per search.
 """
 
 from __future__ import annotations
@@ -353,3 +364,31 @@ def install() -> None:
         DatetimeParser.parse = fast_parse  # type: ignore[method-assign]
     if StreamSlice.__hash__ is ORIGINAL_HASH:
         StreamSlice.__hash__ = cached_hash  # type: ignore[method-assign]
+
+
+# -- 7. several windows of a search stream in flight -----------------------------------------------------------------
+
+
+def read_in_windows(stream: Any, max_windows: int) -> bool:
+    """Wraps a built search stream's slicer in `SearchWindows` and keeps its state as date ranges; True if it did.
+
+    A stream is search-backed when its record extractor is `SearchRecordExtractor`; anything else is left alone."""
+    from source_kustomer.search import SearchRecordExtractor, SearchWindows
+
+    generator = getattr(stream, "_stream_partition_generator", None)
+    retriever = getattr(getattr(generator, "_partition_factory", None), "_retriever", None)
+    slicer = getattr(generator, "_stream_slicer", None)
+    extractor = getattr(getattr(retriever, "record_selector", None), "extractor", None)
+    if not isinstance(extractor, SearchRecordExtractor) or not isinstance(slicer, ConcurrentCursor):
+        return False
+    strategy = getattr(getattr(retriever, "paginator", None), "pagination_strategy", None)
+    page_size = strategy.get_page_size() if strategy is not None else None
+    slicer._connector_state_converter._is_sequential_state = False
+    generator._stream_slicer = SearchWindows(
+        slicer,
+        retriever.requester,
+        max_windows=max_windows,
+        page_size=page_size or 500,
+        on_planned=lambda end: setattr(extractor, "tombstones_until", end),
+    )
+    return True

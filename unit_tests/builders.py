@@ -146,7 +146,9 @@ class FakeKustomer:
     search_meta: bool = True
     search_unsorted: bool = False  # answers in id order, whatever the sort asked
     objects: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
-    search_requests: List[Dict[str, Any]] = field(default_factory=list)
+    search_requests: List[Dict[str, Any]] = field(default_factory=list)  # the searches that read pages
+    # One-record searches the connector sends to plan a stream's windows (source_kustomer.search.SearchWindows).
+    window_probes: List[Dict[str, Any]] = field(default_factory=list)
     list_requests: List[Dict[str, Any]] = field(default_factory=list)
     metadata: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     metadata_requests: List[str] = field(default_factory=list)
@@ -177,7 +179,8 @@ class FakeKustomer:
         body = request.json()
         query = parse_qs(urlsplit(request.url).query)
         page, page_size = int(query.get("page", ["1"])[0]), min(int(query["pageSize"][0]), 500)
-        self.search_requests.append({"body": body, "page": page, "page_size": page_size, "headers": dict(request.headers)})
+        asked = self.window_probes if page_size == 1 else self.search_requests
+        asked.append({"body": body, "page": page, "page_size": page_size, "headers": dict(request.headers)})
         context_name = body["queryContext"]
         if context_name.startswith("kobject_"):  # one klass: its kobjects, whose klass relationship names it
             klass_ids = {k["id"] for k in self.objects.get("klasses", []) if k["attributes"]["name"] == context_name[len("kobject_"):]}
