@@ -184,3 +184,34 @@ def test_every_search_asks_for_soft_deleted_objects_too(kustomer):
     read_source(ConfigBuilder().build(), catalog("conversations"))
 
     assert kustomer.search_requests and all(r["body"].get("includeDeleted") is True for r in kustomer.search_requests)
+
+
+def test_a_tie_block_straddling_a_search_cap_restart_is_delivered_exactly_once(kustomer):
+    before = [kustomer_object("conversation", f"b{i:05d}", _ts(BASE, i)) for i in range(8_500)]
+    tie = [kustomer_object("conversation", f"t{i:05d}", _ts(BASE, 9_000)) for i in range(1_200)]
+    after = [kustomer_object("conversation", f"z{i:05d}", _ts(BASE, 10_000 + i)) for i in range(700)]
+    kustomer.add("conversations", before + tie + after)
+
+    output = read_source(ConfigBuilder().set("num_workers", 1).build(), catalog("conversations"))
+
+    ids = Counter(r["id"] for r in records_of(output, "conversations"))
+    assert set(ids) == {o["id"] for o in before + tie + after}
+    assert [i for i, n in ids.items() if n > 1] == []
+
+
+def test_a_large_range_is_read_in_several_windows_that_do_not_overlap_and_deliver_each_id_once(kustomer):
+    kustomer.add("messages", [kustomer_object("message", f"m{i:05d}", _ts(BASE, i * 600)) for i in range(12_000)])
+
+    output = read_source(ConfigBuilder().set("num_workers", 4).build(), catalog("messages"))
+
+    ids = Counter(r["id"] for r in records_of(output, "messages"))
+    assert len(ids) == 12_000 and set(ids.values()) == {1}
+    assert len(kustomer.window_probes) == 1  # one one-record search planned the windows
+    windows = sorted({(r["body"]["and"][1]["message_updated_at"]["lte"], r["body"]["and"][0]["message_updated_at"]["gte"])
+                      for r in kustomer.search_requests if r["page"] == 1}, key=lambda w: w[0])
+    ends = sorted({end for end, _start in windows})
+    assert len(ends) == 4, ends
+    starts = sorted({min(start for end, start in windows if end == e) for e in ends})
+    for end, next_start in zip(ends, starts[1:]):
+        gap = datetime.strptime(next_start, "%Y-%m-%dT%H:%M:%S.%fZ") - datetime.strptime(end, "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert gap == timedelta(milliseconds=1)
