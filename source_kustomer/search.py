@@ -412,6 +412,12 @@ WINDOW_START, WINDOW_END = "start_time", "end_time"  # the manifest's cursor sli
 # A window is worth reading apart from its neighbours only if it holds this many pages: each window ends on a partly
 # filled page, half a search wasted on average.
 MIN_PAGES_PER_WINDOW = 4
+# Windows planned per worker. Windows uniform in time hold uneven counts where an org's activity grew, and the last
+# one to finish may run alone (one page per search's latency). With two per worker a worker that finishes early takes
+# the next one, so that tail is half as long; each window also ends on a partly filled page (half a search wasted).
+# Measured (messages alone, 100,000 records, 250 ms, a loaded machine): 1 per worker 0.77-0.78 of the share, 3 per
+# worker 0.72-0.79 with 4% more searches; the emulator's data is uniform in time, so its tail is short either way.
+WINDOWS_PER_WORKER = 2
 MILLISECOND = datetime.timedelta(milliseconds=1)
 
 
@@ -433,8 +439,8 @@ class SearchWindows:
     A stream reads from its saved state (or start_date) to the sync's start. One search of one record over that range
     (the stream's own requester: its budget, error handler and archive rule) gives how many objects it holds
     (`meta.total`) and when the earliest was updated. A range of a few pages stays one window; a larger one is split
-    uniformly in time from its earliest object into at most `max_windows` windows of at least `MIN_PAGES_PER_WINDOW`
-    pages, so no search is spent on the empty time before it. Windows do not overlap: each ends 1 ms before the next
+    uniformly in time from its earliest object into at most `WINDOWS_PER_WORKER` x `max_windows` (num_workers)
+    windows of at least `MIN_PAGES_PER_WINDOW` pages, so no search is spent on the empty time before it. Windows do not overlap: each ends 1 ms before the next
     starts (Kustomer's `gte` and `lte` are both inclusive; the cursor's state merges intervals 1 ms apart). The part of
     a range older than search's two years is one window, read through archive search first as before.
 
@@ -481,7 +487,7 @@ class SearchWindows:
         yield from self._split(stream_slice, lower, upper)
 
     def _split(self, stream_slice: StreamSlice, lower: datetime.datetime, upper: datetime.datetime) -> Iterable[StreamSlice]:
-        count = self._max_windows if self._max_windows > 1 else 0
+        count = self._max_windows * WINDOWS_PER_WORKER if self._max_windows > 1 else 0
         if count:
             response = self._requester.send_request(stream_slice=stream_slice, request_params={"pageSize": 1})
             total, earliest = search_extent(page_body(response) if response is not None else None)
