@@ -22,6 +22,7 @@ import pytest
 
 from integration_tests.cli import Run, configured_catalog, console_script, run_cli, write_json
 from integration_tests.emulator import KustomerEmulator
+from integration_tests.test_search_windows import SearchLog
 
 pytestmark = pytest.mark.e2e
 
@@ -471,11 +472,13 @@ def test_with_a_share_of_50_the_connector_leaves_half_of_each_window_to_another_
     trickle.start()
     started = time.monotonic()
     try:
-        run = _read(workdir, _config(workdir, emulator.url, page_size=50, rate_limit_share=50), catalog, streams)
+        with SearchLog(emulator) as log:
+            run = _read(workdir, _config(workdir, emulator.url, page_size=50, rate_limit_share=50), catalog, streams)
     finally:
         trickle.stopped.set()
         trickle.join()
     took = time.monotonic() - started
+    assert len(log.windows("customers")) > 1  # several windows of a stream in flight
 
     _assert_every_record_arrived(run, emulator, streams)
     windows = emulator.stats()["windows"]
