@@ -531,19 +531,23 @@ class RestartDuplicates:
 
     def new(self, objects: List[MutableMapping[Any, Any]], lower: Optional[str], upper: Optional[str]) -> List[MutableMapping[Any, Any]]:
         with self._lock:
-            boundary = self._boundaries.setdefault(upper, [None, None, set()])  # [updated_at as read, as a time, ids]
-        restarted_here = boundary[1] is not None and parse_time(lower) == boundary[1]
+            boundary = self._boundaries.setdefault(upper, [None, set()])  # [the latest updated_at read, its ids]
+        latest, ids = boundary
+        restarted_here = latest is not None and lower is not None and (lower == latest or parse_time(lower) == parse_time(latest))
         kept = []
         for record in objects:
             attributes = record.get("attributes") if isinstance(record, dict) else None
             at = attributes.get("updatedAt") if isinstance(attributes, dict) else None
             object_id = record.get("id") if isinstance(record, dict) else None
             if at is not None and object_id is not None:
-                if at == boundary[0]:
-                    if restarted_here and object_id in boundary[2]:
+                if at == latest:
+                    if restarted_here and object_id in ids:
                         continue
-                    boundary[2].add(object_id)
-                elif boundary[0] is None or earlier_in_time(boundary[0], at):
-                    boundary[0], boundary[1], boundary[2] = at, parse_time(at), {object_id}
+                    ids.add(object_id)
+                # Kustomer's times are all of one length (milliseconds, UTC): compared as strings without parsing,
+                # which matters at one comparison per record
+                elif latest is None or (at > latest if len(at) == len(latest) else earlier_in_time(latest, at)):
+                    latest, ids = at, {object_id}
             kept.append(record)
+        boundary[0], boundary[1] = latest, ids
         return kept
