@@ -154,8 +154,8 @@ def test_a_stream_without_its_schema_file_fails_naming_the_file():
 
 
 def docs_stream_table(docs: str) -> List[List[str]]:
-    """The rows of the table under `## Supported streams`, as cells without backticks."""
-    section = docs.split("## Supported streams", 1)[1]
+    """The rows of the table under `## Supported Streams`, as cells without backticks."""
+    section = docs.split("## Supported Streams", 1)[1]
     rows = []
     for line in section.strip().splitlines():
         if not line.startswith("|"):
