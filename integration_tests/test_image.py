@@ -99,7 +99,7 @@ class ContainerRun:
 
 @pytest.fixture(scope="module")
 def engine():
-    docker = pytest.importorskip("docker", reason="the docker SDK is not installed (pip install '.[dev]')")
+    docker = pytest.importorskip("docker", reason="the docker SDK is not installed (make install)")
     try:
         client = docker.from_env(timeout=RUN_TIMEOUT_SECONDS)
         client.ping()
@@ -189,6 +189,17 @@ def expected_ids(emulator: KustomerEmulator, stream: str) -> Set[str]:
 def klass_stream_names(emulator: KustomerEmulator) -> List[str]:
     """The per-klass streams discover lists besides the manifest's: `kobjects_` + the slugged klass name."""
     return ["kobjects_" + re.sub(r"[^a-z0-9]+", "_", k["attributes"]["name"].lower()) for k in emulator.records("klasses")]
+
+
+def test_image_carries_airbytes_labels_with_the_metadatas_name_and_version(engine, image):
+    """What Airbyte's acceptance tests read (test_image_labels), and the entrypoint they compare AIRBYTE_ENTRYPOINT to."""
+    metadata = yaml.safe_load((REPO / "metadata.yaml").read_text(encoding="utf-8"))["data"]
+    built = engine.images.get(image)
+    env = dict(entry.split("=", 1) for entry in built.attrs["Config"]["Env"] or [])
+
+    assert built.labels.get("io.airbyte.name") == metadata["dockerRepository"]
+    assert built.labels.get("io.airbyte.version") == metadata["dockerImageTag"]
+    assert env.get("AIRBYTE_ENTRYPOINT") == " ".join(built.attrs["Config"]["Entrypoint"])
 
 
 def test_spec_declares_the_connection_fields(engine, image):

@@ -8,6 +8,7 @@ others follow.
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import json
 import re
 import tomllib
@@ -21,6 +22,8 @@ from typing import Any, Callable, Dict, List, Mapping, Set
 import pytest
 import requests_mock
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 
@@ -217,9 +220,13 @@ def test_abnormal_state_puts_every_incremental_stream_in_the_future(streams):
         assert state[streams[name]["incremental_sync"]["cursor_field"]] > now, name
 
 
+def pyproject() -> Dict[str, Any]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
 def test_metadata_describes_this_connector(manifest, metadata):
-    version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-    package = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    version = pyproject()["tool"]["poetry"]["version"]
+    package = pyproject()["project"]["name"]
 
     assert metadata["dockerImageTag"] == version
     assert metadata["dockerRepository"] == "airbyte/source-kustomer"
@@ -279,6 +286,65 @@ def test_dockerfile_default_base_image_is_the_metadatas(metadata):
     assert default.group(1) == metadata["connectorBuildOptions"]["baseImage"]
     assert re.fullmatch(r"docker\.io/airbyte/python-connector-base:\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", default.group(1))
     assert re.search(r'^ENTRYPOINT \["source-kustomer"\]$', dockerfile, re.MULTILINE)
+
+
+def test_the_version_and_license_are_written_where_poetry_and_airbytes_checks_read_them(metadata):
+    project, poetry = pyproject()["project"], pyproject()["tool"]["poetry"]
+
+    # The version once, in [tool.poetry]; hatchling reads it from there to build the wheel.
+    assert "version" not in project and "version" in project["dynamic"]
+    assert poetry["version"] == metadata["dockerImageTag"]
+    assert poetry["license"] == project["license"]["text"] == metadata["license"]
+
+
+def locked_versions() -> Dict[str, Dict[str, Any]]:
+    lock = tomllib.loads((REPO / "poetry.lock").read_text(encoding="utf-8"))
+    return {canonicalize_name(package["name"]): package for package in lock["package"]}
+
+
+def test_poetry_lock_pins_every_declared_dependency_within_its_declared_range():
+    """A dependency added to pyproject.toml without `poetry lock` would be installed by nobody."""
+    locked = locked_versions()
+    declared = [Requirement(text) for text in pyproject()["project"]["dependencies"]]
+    declared += [Requirement(f"{name}{spec}") for name, spec in pyproject()["tool"]["poetry"]["group"]["dev"]["dependencies"].items()]
+
+    for requirement in declared:
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{requirement} is not in poetry.lock: run poetry lock"
+        assert requirement.specifier.contains(locked[name]["version"]), f"{requirement}: poetry.lock has {locked[name]['version']}"
+    runtime = {canonicalize_name(r.name) for r in declared[: len(pyproject()["project"]["dependencies"])]}
+    assert all("main" in locked[name]["groups"] for name in runtime)
+
+
+def test_the_installed_dependencies_are_the_locked_versions():
+    locked = locked_versions()
+    installed = {canonicalize_name(dist.metadata["Name"]): dist.version for dist in importlib.metadata.distributions()}
+
+    for name in ("airbyte-cdk", "pydantic", "requests", "pytest", "jsonschema", "markdown-it-py"):
+        assert installed[name] == locked[name]["version"], name
+
+
+def dockerfile_labels() -> Dict[str, str]:
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    return dict(re.findall(r'^LABEL ([\w.]+)="([^"]*)"$', dockerfile, re.MULTILINE))
+
+
+def test_dockerfile_labels_the_image_with_the_metadatas_name_and_version(metadata):
+    labels = dockerfile_labels()
+
+    assert labels.get("io.airbyte.name") == metadata["dockerRepository"]
+    assert labels.get("io.airbyte.version") == metadata["dockerImageTag"]
+
+
+def test_dockerfile_installs_poetry_locks_runtime_dependencies_with_the_makefiles_poetry():
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+
+    assert re.search(r"^ARG POETRY_VERSION=\d+\.\d+\.\d+$", dockerfile, re.MULTILINE)
+    assert "ARG POETRY_VERSION=" in makefile and "poetry==$(POETRY_VERSION)" in makefile
+    assert re.search(r"^RUN poetry export --only main .*--output requirements\.txt$", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install --no-cache-dir --no-deps -r requirements\.txt", dockerfile, re.MULTILINE)
+    assert not (REPO / "requirements.lock").exists(), "the pins are poetry.lock's alone"
 
 
 def test_docs_changelog_has_the_current_version(docs, metadata):
