@@ -178,12 +178,18 @@ def test_a_retry_is_logged_with_its_reason_not_as_a_rate_limit(emulator, catalog
 
 
 def test_custom_attribute_metadata_that_is_not_json_is_retried(emulator, catalog, workdir):
-    emulator.add_fault("invalid_json", count=1, path="^/v1/metadata/customer")
     streams = ["customers", "tags"]
+    _read(workdir, _config(workdir, emulator.url), catalog, streams)
+    unfaulted = emulator.stats()["by_endpoint"]["GET /v1/metadata/customer"]
+    emulator.reset()
+    emulator.add_fault("invalid_json", count=1, path="^/v1/metadata/customer")
 
     run = _read(workdir, _config(workdir, emulator.url), catalog, streams)
 
     _assert_every_record_arrived(run, emulator, streams)
+    assert emulator.stats()["faults_applied"] == 1
+    # The answer that is not JSON, then its retry: one request more than the same read without the fault.
+    assert emulator.stats()["by_endpoint"]["GET /v1/metadata/customer"] == unfaulted + 1
 
 
 # -- 3. Retries that never succeed ---------------------------------------------------------------------------
