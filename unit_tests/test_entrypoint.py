@@ -122,7 +122,7 @@ def test_read_sends_requests_to_the_api_url_and_page_size_of_the_config_given(cl
 
     assert [r["id"] for r in records(messages, "users")] == ["u1"]
     assert {r.netloc for r in requests_mock.request_history} == {"api.prod2.kustomerapp.com"}
-    assert eu.list_requests == [{"stream": "users", "page": 1, "page_size": 42, "status": None}]
+    assert eu.list_requests == [{"stream": "users", "page": 1, "page_size": 42, "asked": 42, "status": None}]
 
 
 def test_read_starts_the_search_window_at_the_state_given(cli, kustomer):
