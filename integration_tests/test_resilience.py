@@ -308,7 +308,7 @@ def test_check_fails_within_a_minute_saying_why(workdir, api_urls, case):
 
 @pytest.mark.parametrize("case", ["closed_port", "not_kustomer", "wrong_token"])
 def test_discover_fails_within_30_seconds_with_the_checks_reason(workdir, api_urls, case):
-    token, where, _check_reasons, _read_reasons = BAD_INPUT[case]
+    token, where, check_reasons, _read_reasons = BAD_INPUT[case]
     config = _config(workdir, api_urls[where], token=token)
     check = run_cli(["check", "--config", str(config)], workdir, timeout=60)
 
@@ -320,6 +320,8 @@ def test_discover_fails_within_30_seconds_with_the_checks_reason(workdir, api_ur
     assert took < 30
     assert run.exit_code != 0 and not run.of_type("CATALOG")
     assert _error_text(run) == check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["message"]
+    for reason in check_reasons:  # the check's reason, as this module expects it (not only as check printed it)
+        assert reason in _error_text(run), _error_text(run)
     _assert_token_never_printed(run, token)
 
 
