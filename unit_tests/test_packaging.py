@@ -386,15 +386,20 @@ def test_sample_configs_are_valid_configs_for_the_spec(config_path):
     assert normalize_config(read_json(config_path))
 
 
-def test_the_spec_and_the_config_validation_agree_on_rate_limit_share(manifest):
+def test_the_spec_and_the_config_validation_both_take_rate_limit_share_from_10_to_100_as_the_guide_says(manifest):
     from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
 
+    # The user's guide (docs/kustomer.md): "in percent, 10 to 100", default 80. Written here, not read from the spec.
+    documented = {"minimum": 10, "maximum": 100, "default": 80}
     field = manifest["spec"]["connection_specification"]["properties"]["rate_limit_share"]
     base = {"api_token": "t", "start_date": "2025-01-01"}
 
-    assert field["type"] == "integer" and field["default"] == DEFAULT_RATE_LIMIT_SHARE == 80
-    for accepted in (field["minimum"], field["maximum"]):
+    assert "10 to 100" in (REPO / "docs" / "kustomer.md").read_text()
+    assert field["type"] == "integer"
+    assert {key: field[key] for key in documented} == documented
+    assert DEFAULT_RATE_LIMIT_SHARE == documented["default"] == normalize_config(base)["rate_limit_share"]
+    for accepted in (10, 11, 99, 100):
         assert normalize_config({**base, "rate_limit_share": accepted})["rate_limit_share"] == accepted
-    for refused in (field["minimum"] - 1, field["maximum"] + 1):
-        with pytest.raises(ConfigError):
+    for refused in (9, 101, 0):
+        with pytest.raises(ConfigError, match="rate_limit_share"):
             normalize_config({**base, "rate_limit_share": refused})
