@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.spec_compatibility import breaking_changes
 
 pytestmark = pytest.mark.image
 
@@ -230,6 +231,13 @@ def test_spec_declares_the_connection_fields(engine, image):
     assert spec["properties"] == manifest_spec["properties"]
     assert spec["required"] == ["api_token", "start_date"]
     assert spec["properties"]["api_token"]["airbyte_secret"] is True
+
+
+def test_the_images_spec_accepts_every_config_the_published_spec_accepted(engine, image):
+    run = run_connector(engine, image, ["spec"])
+
+    assert run.status == 0, run.tail()
+    assert breaking_changes(run.of_type("SPEC")[0]["spec"]) == []
 
 
 def test_check_succeeds_against_the_emulator(engine, image, emulator, secrets):

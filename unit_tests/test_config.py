@@ -99,8 +99,6 @@ def test_start_date_today_is_accepted():
 
 # --- start_date in the spec: what the Airbyte UI and the CDK see ------------------------------------------------------
 
-# What the Airbyte UI's date picker writes for each JSON schema format.
-PICKER_OUTPUT = {"date-time": "%Y-%m-%dT%H:%M:%SZ", "date": "%Y-%m-%d"}
 FORM_EXAMPLE = {"YYYY": "2025", "MM": "01", "DD": "31", "HH": "08", "SS": "10"}
 
 
@@ -141,14 +139,6 @@ def test_start_date_in_each_accepted_form_passes_the_cdks_validation_against_the
     for given in ("2025-01-31T08:09:10Z", "2025-01-31", "01/31/2025"):
         assert spec_refusal(ConfigBuilder().with_start_date(given).build(), spec) is None, given
     assert spec_refusal(ConfigBuilder().with_start_date("2025-1-31").build(), spec) is not None
-
-
-def test_start_date_gives_the_ui_a_date_picker_whose_dates_are_accepted(spec):
-    start_date = spec.connectionSpecification["properties"]["start_date"]
-    picked = (datetime.now(timezone.utc) - timedelta(days=1)).strftime(PICKER_OUTPUT[start_date["format"]])
-
-    assert spec_refusal(ConfigBuilder().with_start_date(picked).build(), spec) is None
-    assert normalize_config(ConfigBuilder().with_start_date(picked).build())["start_date"].startswith(picked[:10])
 
 
 def test_start_date_pattern_descriptor_names_exactly_the_accepted_forms(spec):
