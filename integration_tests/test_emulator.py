@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
-from integration_tests.emulator import data as D
-from integration_tests.emulator.server import SEARCH_ROLES
+from integration_tests.emulator.auth import SEARCH_ROLES
+from integration_tests.emulator.custom_attributes import suffix_type
+from integration_tests.emulator.generate import generate
+from integration_tests.emulator.records import STREAMS, TIE_UPDATED_AT, parse_iso_ms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = {"customers": 400, "conversations": 300, "messages": 500, "notes": 80, "kobjects": 120,
@@ -246,12 +248,12 @@ def _neg(ts: str) -> tuple:
 
 def test_tie_block(client, emu):
     for stream, ctx in (("customers", "customer"), ("conversations", "conversation"), ("messages", "message")):
-        tied = sorted(r["id"] for r in emu.records(stream) if r["attributes"]["updatedAt"] == D.TIE_UPDATED_AT)
+        tied = sorted(r["id"] for r in emu.records(stream) if r["attributes"]["updatedAt"] == TIE_UPDATED_AT)
         assert len(tied) == 50, stream
         ids = []
         for page in (1, 2, 3):
             st, _, body = client.search({"queryContext": ctx,
-                                         "and": [{f"{ctx}_updated_at": {"equals": D.TIE_UPDATED_AT}}],
+                                         "and": [{f"{ctx}_updated_at": {"equals": TIE_UPDATED_AT}}],
                                          "sort": [{f"{ctx}_updated_at": "asc"}], "includeDeleted": True},
                                         page=page, page_size=20)
             assert body["meta"]["total"] == 50
@@ -259,7 +261,7 @@ def test_tie_block(client, emu):
         assert ids == tied  # stable: every tied record exactly once when paging by page number
     # the tie block is capped at half the stream
     e = KustomerEmulator(seed=1, counts={"customers": 10, "conversations": 4, "messages": 4}, tie_block=3000)
-    tied = [r for r in e.records("customers") if r["attributes"]["updatedAt"] == D.TIE_UPDATED_AT]
+    tied = [r for r in e.records("customers") if r["attributes"]["updatedAt"] == TIE_UPDATED_AT]
     assert len(tied) == 5
 
 
@@ -471,7 +473,7 @@ _VALUE_CHECK = {
     "text": lambda v: isinstance(v, str),
     "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
-    "date": lambda v: isinstance(v, str) and D.parse_iso_ms(v) is not None,
+    "date": lambda v: isinstance(v, str) and parse_iso_ms(v) is not None,
     "url": lambda v: isinstance(v, str) and v.startswith("https://"),
     "tree": lambda v: isinstance(v, str),
     "id": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{24}", v),
@@ -498,7 +500,7 @@ def test_metadata_agrees_with_records(client, emu):
         assert st == 200 and doc["data"]["type"] == "metadata"
         props = doc["data"]["attributes"]["properties"]
         for name, p in props.items():
-            assert p["type"] == D.suffix_type(name) and p["displayName"]
+            assert p["type"] == suffix_type(name) and p["displayName"]
         _check_custom(props, emu.records(stream), resource)
     customer_props = emu.metadata("customer")["data"]["attributes"]["properties"]
     assert {"os00Str", "isVIPBool", "orderURLUrl", "supportNotesTxt", "loyaltyTierTree", "accountManagerId",
@@ -530,12 +532,12 @@ def test_determinism():
     a = KustomerEmulator(seed=123, counts=SMALL, tie_block=20)
     b = KustomerEmulator(seed=123, counts=SMALL, tie_block=20)
     c = KustomerEmulator(seed=124, counts=SMALL, tie_block=20)
-    for stream in D.STREAMS:
+    for stream in STREAMS:
         assert a.records(stream) == b.records(stream), stream
     assert a.records("customers") != c.records("customers")
     # chunked generation gives the same records in one process or in several
-    _, serial = D.generate(5, {"customers": 12_000, "conversations": 10, "messages": 10}, 100, workers=1)
-    _, forked = D.generate(5, {"customers": 12_000, "conversations": 10, "messages": 10}, 100, workers=2)
+    _, serial = generate(5, {"customers": 12_000, "conversations": 10, "messages": 10}, 100, workers=1)
+    _, forked = generate(5, {"customers": 12_000, "conversations": 10, "messages": 10}, 100, workers=2)
     assert [r.body for r in serial["customers"]] == [r.body for r in forked["customers"]]
 
 

@@ -13,7 +13,7 @@ import requests
 
 from integration_tests.cli import configured_catalog, run_cli, write_json
 from integration_tests.emulator import CONNECTOR_STREAM, DEFAULT_TOKEN, KustomerEmulator
-from integration_tests.emulator.server import NO_METADATA_TOKEN
+from integration_tests.emulator.auth import NO_METADATA_TOKEN
 
 pytestmark = pytest.mark.e2e
 

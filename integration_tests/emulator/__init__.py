@@ -5,7 +5,8 @@
         ...  # emu.url, emu.records("customers"), emu.stats()
 """
 
-from .server import DEFAULT_TOKEN, NO_AUDIT_TOKEN, KustomerEmulator
+from .auth import DEFAULT_TOKEN, NO_AUDIT_TOKEN
+from .server import KustomerEmulator
 
 # The connector's name of each emulator stream that the connector names otherwise (after Kustomer's endpoint paths).
 CONNECTOR_STREAM = {"schedules": "business_schedules", "satisfaction": "satisfaction_forms"}

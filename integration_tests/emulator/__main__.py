@@ -15,8 +15,9 @@ import signal
 import sys
 import threading
 
-from .data import DEFAULT_COUNTS
-from .server import DEFAULT_TOKEN, KustomerEmulator
+from .auth import DEFAULT_TOKEN
+from .records import DEFAULT_COUNTS
+from .server import KustomerEmulator
 
 
 def _parse_counts(text: str) -> dict[str, int]:

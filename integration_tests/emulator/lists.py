@@ -1,0 +1,73 @@
+"""GET /v1/<stream> (the list endpoints and their paging envelope), GET /v1/<stream>/<id> and
+GET /v1/metadata/<resource>."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from .errors import ApiError
+from .records import OBJECT_TYPE, STREAMS
+from .routes import DEFAULT_PAGE_SIZE, Request, envelope, int_param, route
+
+if TYPE_CHECKING:
+    from .server import KustomerEmulator
+
+# Largest pageSize per list endpoint (a larger one is cut down to it): a stream listed here has GET /v1/<stream>.
+LIST_MAX_PAGE_SIZE = {
+    "users": 500,
+    "teams": 500,
+    "tags": 100,
+    "shortcuts": 100,
+    "slas": 100,
+    "klasses": 100,
+    "brands": 100,
+    "schedules": 100,
+    "satisfaction": 100,
+    "customers": 100,
+    "conversations": 100,
+    "companies": 100,
+}
+
+
+@route("GET", "/v1/metadata/(?P<resource>[^/]+)")
+def metadata(emu: "KustomerEmulator", req: Request) -> bytes:
+    resource = req.params["resource"]
+    doc = emu.store.metadata.get(resource)
+    if doc is None:
+        raise ApiError(404, f"No metadata for resource {resource!r}")
+    return doc
+
+
+@route("GET", "/v1/(?P<stream>[^/]+)", fallback=True)
+def list_page(emu: "KustomerEmulator", req: Request) -> bytes:
+    stream, query, store = req.params["stream"], req.query, emu.store
+    if stream not in LIST_MAX_PAGE_SIZE:
+        raise ApiError(404, f"Cannot {req.method} {req.path}")
+    page = int_param(query, "page", 1)
+    size = min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), LIST_MAX_PAGE_SIZE[stream])
+    with store.lock:
+        ids = store.by_id[stream]
+        recs = store.records[stream]
+        if stream == "klasses":  # one status a request, `enabled` unless asked (Kustomer's API reference)
+            wanted = query.get("status") or "enabled"
+            ids = [i for i in ids if (recs[i].raw or json.loads(recs[i].body))["attributes"].get("status", "enabled") == wanted]
+        total = len(ids)
+        start = (page - 1) * size
+        bodies = [recs[i].body for i in ids[start:start + size]]
+    return envelope("/v1/" + stream, page, size, total, bodies)
+
+
+@route("GET", "/v1/(?P<stream>[^/]+)/(?P<key>[^/]+)", fallback=True)
+def one_object(emu: "KustomerEmulator", req: Request) -> bytes:
+    stream, key, store = req.params["stream"], req.params["key"], emu.store
+    if stream not in STREAMS:
+        raise ApiError(404, f"Cannot {req.method} {req.path}")
+    with store.lock:
+        rec = store.records[stream].get(key)
+        if rec is None and stream == "klasses":
+            kid = store.gen.klass_ids.get(key)
+            rec = store.records[stream].get(kid) if kid else None
+    if rec is None:
+        raise ApiError(404, f"{OBJECT_TYPE[stream]} {key} not found")
+    return b'{"data":' + rec.body + b"}"

@@ -1,0 +1,261 @@
+"""The store: every stream's records, the (updatedAt, id) indexes, soft/hard deletes, upserts, the audit events
+they write, and the matching of parsed search criteria."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from typing import Any
+
+from .custom_attributes import STANDARD_CUSTOM, metadata_document
+from .errors import ApiError
+from .generate import DataGenerator
+from .records import OBJECT_TYPE, STREAMS, Record, dumps, make_id, normalize_iso, now_iso
+
+
+class _UpdIndex:
+    """Records of one stream (or one klass) sorted by (updatedAt, id)."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.keys = sorted(pairs)
+
+    def add(self, upd: str, id_: str) -> None:
+        bisect.insort(self.keys, (upd, id_))
+
+    def remove(self, upd: str, id_: str) -> None:
+        i = bisect.bisect_left(self.keys, (upd, id_))
+        if i < len(self.keys) and self.keys[i] == (upd, id_):
+            del self.keys[i]
+
+
+class Store:
+    def __init__(self, gen: DataGenerator, recs: dict[str, list[Record]]) -> None:
+        self.lock = threading.RLock()
+        self.gen = gen
+        self.version = 0
+        self.records: dict[str, dict[str, Record]] = {s: {r.id: r for r in recs.get(s, [])} for s in STREAMS}
+        self.by_id: dict[str, list[str]] = {s: sorted(self.records[s]) for s in STREAMS}
+        self.upd: dict[Any, _UpdIndex] = {
+            s: _UpdIndex([(r.updated, r.id) for r in self.records[s].values()]) for s in STREAMS
+        }
+        self.klass_names = list(gen.klass_names)
+        for k in self.klass_names:
+            self.upd[("kobjects", k)] = _UpdIndex(
+                [(r.updated, r.id) for r in self.records["kobjects"].values() if r.klass == k])
+        self.new_seq = {s: len(self.records[s]) for s in STREAMS}
+        # soft-deleted objects (attributes.deleted true): search leaves them out unless includeDeleted
+        self.deleted: dict[str, set[str]] = {
+            s: {r.id for r in self.records[s].values() if b'"deleted":true' in r.body and r.obj()["attributes"].get("deleted") is True}
+            for s in STREAMS}
+        # the audit log, oldest first: a few create/update events of the search-backed objects, then one event per
+        # upsert and per hard delete
+        self.audit: list[dict] = []
+        for stream in ("customers", "conversations", "messages", "companies"):
+            for n, id_ in enumerate(self.by_id[stream][:40]):
+                r = self.records[stream][id_]
+                self._audit_event(stream, id_, "create" if n % 2 else "update", r.updated)
+        self.audit.sort(key=lambda e: e["attributes"]["createdAt"])
+        self._search_cache: dict[Any, list[Record]] = {}
+        # metadata documents (the same definitions that generated the custom attributes)
+        self.metadata: dict[str, bytes] = {
+            res: dumps(metadata_document(res, specs)) for res, specs in STANDARD_CUSTOM.items()
+        }
+        for k in self.klass_names:
+            self.metadata["kobject." + k] = dumps(metadata_document("kobject." + k, gen.klass_specs(k)))
+
+    def _audit_event(self, stream: str, id_: str, verb: str, at: str) -> None:
+        object_type = OBJECT_TYPE[stream]
+        seq = len(self.audit)
+        self.audit.append({"type": "audit_log", "id": "%024x" % (0xa0d170000000 + seq), "attributes": {
+            "eventName": f"kustomer.{object_type}.{verb}", "eventVerb": verb, "objectType": object_type,
+            "objectId": id_, "userId": None, "createdAt": at, "changes": {}}})
+
+    def hard_delete(self, stream: str, ids: list) -> list[str]:
+        """Deletes objects for good (gone from every search) and records each deletion in the audit log."""
+        if stream not in STREAMS:
+            raise ApiError(404, f"Unknown stream {stream!r}")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ApiError(400, 'Body must be {"ids": ["...", ...]}')
+        gone = []
+        with self.lock:
+            for id_ in ids:
+                rec = self.records[stream].pop(id_, None)
+                if rec is None:
+                    continue
+                self.upd[stream].remove(rec.updated, id_)
+                if rec.klass:
+                    self.upd[("kobjects", rec.klass)].remove(rec.updated, id_)
+                self.by_id[stream].remove(id_)
+                self.deleted[stream].discard(id_)
+                self._audit_event(stream, id_, "delete", now_iso())
+                gone.append(id_)
+            self.version += 1
+            self._search_cache.clear()
+        return gone
+    def index_for(self, stream: str, klass: str | None) -> _UpdIndex:
+        return self.upd[(stream, klass)] if klass else self.upd[stream]
+
+    def upsert(self, stream: str, items: list[dict]) -> list[tuple[dict, Record]]:
+        """Insert or merge records; returns (object, stored record) pairs."""
+        if stream not in STREAMS:
+            raise ApiError(404, f"Unknown stream {stream!r}")
+        if not isinstance(items, list):
+            raise ApiError(400, "Body must be {\"records\": [...]}")
+        out = []
+        with self.lock:
+            for item in items:
+                if not isinstance(item, dict):
+                    raise ApiError(400, "Each record must be an object")
+                attrs = item.get("attributes") or {}
+                if not isinstance(attrs, dict):
+                    raise ApiError(400, "attributes must be an object")
+                id_ = item.get("id")
+                existing = self.records[stream].get(id_) if id_ else None
+                if existing is not None:
+                    obj = existing.obj()
+                    klass = existing.klass
+                else:
+                    klass = None
+                    if stream == "kobjects":
+                        klass = item.get("klass") or (self.klass_names[0] if self.klass_names else None)
+                        if klass not in self.klass_names:
+                            raise ApiError(400, f"Unknown klass {klass!r}")
+                    seq = self.new_seq[stream]
+                    self.new_seq[stream] += 1
+                    if id_ is None:
+                        id_ = make_id(int(time.time() * 1000), stream, seq, seq * 7919)
+                    elif not isinstance(id_, str) or not id_:
+                        raise ApiError(400, "id must be a non-empty string")
+                    try:
+                        obj = self.gen.new_record(stream, id_, seq, klass)
+                    except ValueError as e:
+                        raise ApiError(400, str(e)) from None
+                a = obj["attributes"]
+                for k, v in attrs.items():
+                    if k == "custom" and isinstance(v, dict) and isinstance(a.get("custom"), dict):
+                        a["custom"].update(v)
+                    else:
+                        a[k] = v
+                try:
+                    a["updatedAt"] = normalize_iso(attrs["updatedAt"]) if "updatedAt" in attrs else now_iso()
+                    if "createdAt" in attrs:
+                        a["createdAt"] = normalize_iso(attrs["createdAt"])
+                except ValueError:
+                    raise ApiError(400, "updatedAt/createdAt must be ISO-8601 date-times") from None
+                if existing is None and "createdAt" not in attrs and a["createdAt"] > a["updatedAt"]:
+                    a["createdAt"] = a["updatedAt"]
+                if "modifiedAt" not in attrs and "modifiedAt" in a:
+                    a["modifiedAt"] = a["updatedAt"]
+                rels = item.get("relationships")
+                if isinstance(rels, dict):
+                    obj.setdefault("relationships", {}).update(rels)
+                rec = Record(id_, a["updatedAt"], a["createdAt"], klass, dumps(obj))
+                if existing is not None:
+                    self.upd[stream].remove(existing.updated, existing.id)
+                    if existing.klass:
+                        self.upd[("kobjects", existing.klass)].remove(existing.updated, existing.id)
+                else:
+                    bisect.insort(self.by_id[stream], id_)
+                self.records[stream][id_] = rec
+                if a.get("deleted") is True:
+                    self.deleted[stream].add(id_)
+                else:
+                    self.deleted[stream].discard(id_)
+                if stream in OBJECT_TYPE:
+                    self._audit_event(stream, id_, "update" if existing is not None else "create", now_iso())
+                self.upd[stream].add(rec.updated, id_)
+                if klass:
+                    self.upd[("kobjects", klass)].add(rec.updated, id_)
+                self.version += 1
+                self._search_cache.clear()
+                out.append((obj, rec))
+        return out
+
+    # -- search -----------------------------------------------------------------------------------------
+
+    def search_page(self, stream: str, klass: str | None, terms: list, or_terms: list,
+                    sort: list[tuple[str, str]], start: int, size: int, include_deleted: bool = False
+                    ) -> tuple[int, list[bytes]]:
+        """(total, bodies of records [start, start+size)) for a parsed search."""
+        with self.lock:
+            hidden = set() if include_deleted else self.deleted[stream]
+            fast = (not hidden and not or_terms and all(isinstance(t, tuple) and t[0] == "updated" for t in terms)
+                    and len(sort) == 1 and sort[0][0] == "updated")
+            if fast:
+                return self._fast_page(stream, klass, terms, sort[0][1], start, size)
+            key = (stream, klass, repr(terms), repr(or_terms), tuple(sort), bool(hidden), self.version)
+            hits = self._search_cache.get(key)
+            if hits is None:
+                recs = self.records[stream].values()
+                if klass:
+                    recs = [r for r in recs if r.klass == klass]
+                hits = [r for r in recs if r.id not in hidden and _match_all(r, terms)
+                        and (not or_terms or _match_any(r, or_terms))]
+                hits.sort(key=lambda r: r.id)
+                for field, direction in reversed(sort):
+                    hits.sort(key=lambda r, f=field: getattr(r, f), reverse=direction == "desc")
+                if len(self._search_cache) > 32:
+                    self._search_cache.clear()
+                self._search_cache[key] = hits
+            return len(hits), [r.body for r in hits[start:start + size]]
+
+    def _fast_page(self, stream, klass, terms, direction, start, size):
+        keys = self.index_for(stream, klass).keys
+        lo, hi = 0, len(keys)
+        for _f, op, v in terms:
+            if op == "gte":
+                lo = max(lo, bisect.bisect_left(keys, (v,)))
+            elif op == "gt":
+                lo = max(lo, bisect.bisect_right(keys, (v, "\uffff")))
+            elif op == "lte":
+                hi = min(hi, bisect.bisect_right(keys, (v, "\uffff")))
+            elif op == "lt":
+                hi = min(hi, bisect.bisect_left(keys, (v,)))
+            elif op == "equals":
+                lo = max(lo, bisect.bisect_left(keys, (v,)))
+                hi = min(hi, bisect.bisect_right(keys, (v, "\uffff")))
+        total = max(0, hi - lo)
+        recs = self.records[stream]
+        if start >= total:
+            return total, []
+        if direction == "asc":
+            page = keys[lo + start: lo + min(total, start + size)]
+        else:
+            # updatedAt descending, ties by id ascending: take the matching slice of the ascending index,
+            # widened to whole tie groups, and re-sort it.
+            a = hi - min(total, start + size)
+            b = hi - start
+            a = max(lo, bisect.bisect_left(keys, (keys[a][0],), lo, hi))
+            b = min(hi, bisect.bisect_right(keys, (keys[b - 1][0], "\uffff"), lo, hi))
+            chunk = sorted(keys[a:b], key=lambda k: k[1])
+            chunk.sort(key=lambda k: k[0], reverse=True)
+            offset = start - (hi - b)
+            page = chunk[offset: offset + min(size, total - start)]
+        return total, [recs[i].body for _u, i in page]
+
+def _match(r: Record, term) -> bool:
+    if isinstance(term, list):  # ("and"|"or", [...]) group
+        kind, sub = term
+        return _match_all(r, sub) if kind == "and" else _match_any(r, sub)
+    field, op, v = term
+    x = r.updated if field == "updated" else r.created
+    if op == "gte":
+        return x >= v
+    if op == "gt":
+        return x > v
+    if op == "lte":
+        return x <= v
+    if op == "lt":
+        return x < v
+    return x == v
+
+
+def _match_all(r, terms) -> bool:
+    return all(_match(r, t) for t in terms)
+
+
+def _match_any(r, terms) -> bool:
+    return any(_match(r, t) for t in terms)
