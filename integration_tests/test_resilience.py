@@ -371,6 +371,13 @@ def test_read_fails_within_a_minute_with_an_error_trace_saying_why(workdir, cata
 # -- 5. A read killed mid-way -----------------------------------------------------------------------------------
 
 
+def _read_up_to(stream_state: Dict[str, Any]) -> str:
+    """Up to when a state says its stream is read from the start: `updated_at` (1.0.0's form), or the end of the
+    first of the ranges read (the date-range form of search-backed streams)."""
+    ranges = stream_state.get("slices") or [{}]
+    return stream_state.get("updated_at") or ranges[0].get("end", "")
+
+
 def _read_until_checkpoint(command: List[str], workdir: Path, stream: str, start: str, timeout: float = 60) -> Dict[str, Any]:
     """Starts a read and kills it at the first STATE of `stream` past `start`: that state, and the records before it.
 
@@ -395,7 +402,7 @@ def _read_until_checkpoint(command: List[str], workdir: Path, stream: str, start
             elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
                 checkpointed |= since_checkpoint
                 since_checkpoint = set()
-                if message["state"]["stream"]["stream_state"].get("updated_at", "") > start:
+                if _read_up_to(message["state"]["stream"]["stream_state"]) > start:
                     state = message["state"]
                     break
     finally:

@@ -147,8 +147,9 @@ class FakeKustomer:
     search_unsorted: bool = False  # answers in id order, whatever the sort asked
     objects: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
     search_requests: List[Dict[str, Any]] = field(default_factory=list)  # the searches that read pages
-    # One-record searches the connector sends to plan a stream's windows (source_kustomer.search.SearchWindows).
-    window_probes: List[Dict[str, Any]] = field(default_factory=list)
+    # One-record searches: the check's probe of the search role, the plan of a stream's windows
+    # (source_kustomer.search.SearchWindows).
+    one_record_searches: List[Dict[str, Any]] = field(default_factory=list)
     list_requests: List[Dict[str, Any]] = field(default_factory=list)
     metadata: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     metadata_requests: List[str] = field(default_factory=list)
@@ -179,7 +180,7 @@ class FakeKustomer:
         body = request.json()
         query = parse_qs(urlsplit(request.url).query)
         page, page_size = int(query.get("page", ["1"])[0]), min(int(query["pageSize"][0]), 500)
-        asked = self.window_probes if page_size == 1 else self.search_requests
+        asked = self.one_record_searches if page_size == 1 else self.search_requests
         asked.append({"body": body, "page": page, "page_size": page_size, "headers": dict(request.headers)})
         context_name = body["queryContext"]
         if context_name.startswith("kobject_"):  # one klass: its kobjects, whose klass relationship names it

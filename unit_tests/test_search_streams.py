@@ -211,7 +211,7 @@ def test_a_large_range_is_read_in_several_windows_that_do_not_overlap_and_delive
 
     ids = Counter(r["id"] for r in records_of(output, "messages"))
     assert len(ids) == 12_000 and set(ids.values()) == {1}
-    assert len(kustomer.window_probes) == 1  # one one-record search planned the windows
+    assert len(kustomer.one_record_searches) == 1  # one one-record search planned the windows
     windows = sorted({(r["body"]["and"][1]["message_updated_at"]["lte"], r["body"]["and"][0]["message_updated_at"]["gte"])
                       for r in kustomer.search_requests if r["page"] == 1}, key=lambda w: w[0])
     ends = sorted({end for end, _start in windows})
