@@ -419,6 +419,10 @@ MIN_PAGES_PER_WINDOW = 4
 # worker 0.72-0.79 with 4% more searches; the emulator's data is uniform in time, so its tail is short either way.
 WINDOWS_PER_WORKER = 2
 MILLISECOND = datetime.timedelta(milliseconds=1)
+# The windows after the archive part start this long after the requester's threshold (a start `ARCHIVE_BEFORE_DAYS`
+# ago, as of each request): a window starting exactly there would go to archive search a few milliseconds later (the
+# plan's one-record search included). The archive window reads that day through search, its second phase.
+SEARCH_ONLY_AFTER = datetime.timedelta(days=1)
 
 
 def search_extent(body: Any) -> tuple:
@@ -475,7 +479,7 @@ class SearchWindows:
         if lower is None or upper is None or lower >= upper:
             yield stream_slice
             return
-        horizon = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=ARCHIVE_BEFORE_DAYS)
+        horizon = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=ARCHIVE_BEFORE_DAYS) + SEARCH_ONLY_AFTER
         horizon = horizon.replace(microsecond=horizon.microsecond // 1000 * 1000)
         if lower < horizon:  # archive search, then search: one window up to search's two years
             if upper <= horizon:
