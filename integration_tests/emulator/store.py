@@ -12,6 +12,7 @@ from .custom_attributes import STANDARD_CUSTOM, metadata_document
 from .errors import ApiError
 from .generate import DataGenerator
 from .records import OBJECT_TYPE, STREAMS, Record, dumps, make_id, normalize_iso, now_iso
+from .search import matches, order
 
 
 class _UpdIndex:
@@ -192,11 +193,8 @@ class Store:
                 recs = self.records[stream].values()
                 if klass:
                     recs = [r for r in recs if r.klass == klass]
-                hits = [r for r in recs if r.id not in hidden and _match_all(r, terms)
-                        and (not or_terms or _match_any(r, or_terms))]
-                hits.sort(key=lambda r: r.id)
-                for field, direction in reversed(sort):
-                    hits.sort(key=lambda r, f=field: getattr(r, f), reverse=direction == "desc")
+                hits = [r for r in recs if r.id not in hidden and matches(r.updated, r.created, terms, or_terms)]
+                order(hits, sort, getattr)
                 if len(self._search_cache) > 32:
                     self._search_cache.clear()
                 self._search_cache[key] = hits
@@ -230,32 +228,8 @@ class Store:
             b = hi - start
             a = max(lo, bisect.bisect_left(keys, (keys[a][0],), lo, hi))
             b = min(hi, bisect.bisect_right(keys, (keys[b - 1][0], "\uffff"), lo, hi))
-            chunk = sorted(keys[a:b], key=lambda k: k[1])
-            chunk.sort(key=lambda k: k[0], reverse=True)
+            chunk = keys[a:b]
+            order(chunk, [("updated", "desc")], lambda k, f: k[1] if f == "id" else k[0])
             offset = start - (hi - b)
             page = chunk[offset: offset + min(size, total - start)]
         return total, [recs[i].body for _u, i in page]
-
-def _match(r: Record, term) -> bool:
-    if isinstance(term, list):  # ("and"|"or", [...]) group
-        kind, sub = term
-        return _match_all(r, sub) if kind == "and" else _match_any(r, sub)
-    field, op, v = term
-    x = r.updated if field == "updated" else r.created
-    if op == "gte":
-        return x >= v
-    if op == "gt":
-        return x > v
-    if op == "lte":
-        return x <= v
-    if op == "lt":
-        return x < v
-    return x == v
-
-
-def _match_all(r, terms) -> bool:
-    return all(_match(r, t) for t in terms)
-
-
-def _match_any(r, terms) -> bool:
-    return any(_match(r, t) for t in terms)
