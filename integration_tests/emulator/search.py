@@ -204,5 +204,6 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
     q = parse_search(req.body, emu.store.klass_names, archive)
     q.terms.append(horizon_term(archive, emu.search_horizon()))
     start, size_here = page_window(page, size, int(emu.config["search_cap"]))
+    emu.count_search_page(q.context, page)
     total, bodies = emu.store.search_page(q.stream, q.klass, q.terms, q.or_terms, q.sort, start, size_here, q.include_deleted)
     return envelope(ARCHIVE_PATH if archive else SEARCH_PATH, page, size, total, bodies)

@@ -373,8 +373,9 @@ class KustomerEmulator:
     @staticmethod
     def _empty_stats() -> dict:
         # windows: {"search" | "general": {window number: {client: {"allowed": n, "refused": n}}}} while limited
+        # search_pages: {queryContext: the highest page of a search served}
         return {"requests": 0, "by_endpoint": {}, "status_counts": {}, "rate_limited": 0, "faults_applied": 0,
-                "windows": {"search": {}, "general": {}}}
+                "windows": {"search": {}, "general": {}}, "search_pages": {}}
 
     def _configure(self, changes: dict) -> dict:
         new = checked_config(self.config, changes)
@@ -409,6 +410,11 @@ class KustomerEmulator:
             s = self._stats
             s["requests"] += 1
             s["by_endpoint"][key] = s["by_endpoint"].get(key, 0) + 1
+
+    def count_search_page(self, context: str, page: int) -> None:
+        with self._lock:
+            pages = self._stats["search_pages"]
+            pages[context] = max(pages.get(context, 0), page)
 
     def _count_status(self, status: Any) -> None:
         with self._lock:
