@@ -92,6 +92,12 @@ def search_page_size(config_page_size: Optional[int] = None) -> int:
     return max(min(config_page_size or bounds["max_page_size"], bounds["max_page_size"]), bounds.get("min_page_size", 1))
 
 
+def search_restart_records() -> int:
+    """After how many records a search-backed stream starts its window again at the last updated_at read (the search
+    cap it keeps under)."""
+    return resolved_manifest()["definitions"]["search_stream"]["retriever"]["pagination_reset"]["limits"]["number_of_records"]
+
+
 def metadata_objects() -> List[str]:
     """The object types whose custom attribute definitions the custom_attributes stream reads (besides each klass)."""
     return list(resolved_manifest()["definitions"]["streams"]["custom_attributes"]["retriever"]["partition_router"]["object_types"])
