@@ -18,10 +18,13 @@ from integration_tests import streams
 from integration_tests.emulator import CONNECTOR_STREAM
 from integration_tests.emulator.audit import AUDIT_MAX_COUNT, AUDIT_PATH, LAST_LINK_NONE, audit_page
 from integration_tests.emulator.auth import ALL_ROLES as EMULATOR_ROLES
+from integration_tests.emulator.custom_attributes import STANDARD_CUSTOM
 from integration_tests.emulator.errors import ApiError
 from integration_tests.emulator.lists import LIST_MAX_PAGE_SIZE, list_paging, status_filter
-from integration_tests.emulator.records import dumps as dumps_bytes, normalize_iso
+from integration_tests.emulator.records import OBJECT_TYPE, normalize_iso
+from integration_tests.emulator.records import dumps as dumps_bytes
 from integration_tests.emulator.routes import envelope
+from integration_tests.emulator.search import SEARCH_CONTEXTS as EMULATOR_CONTEXTS
 from integration_tests.emulator.search import (
     ARCHIVE_PATH,
     DEFAULT_SEARCH_HORIZON_DAYS,
@@ -39,12 +42,17 @@ from integration_tests.emulator.search import (
 API_URL = "https://api.kustomerapp.com"
 TOKEN = "unit-test-token-7f3a9c"
 
-# The connector's streams, read from manifest.yaml (integration_tests/streams.py): stream -> queryContext, list path.
-SEARCH_CONTEXTS = streams.SEARCH_CONTEXTS
-LIST_PATHS = streams.LIST_PATHS
-# Kustomer's largest page of each list endpoint (a larger pageSize is cut down to it), as the emulator serves it.
-LIST_MAX_PAGE = {stream: LIST_MAX_PAGE_SIZE[streams.emulator_stream(stream)] for stream in LIST_PATHS}
-METADATA_OBJECTS = tuple(streams.metadata_objects())
+# The connector's streams (read from manifest.yaml, integration_tests/streams.py) as Kustomer serves them, by the
+# emulator's tables: the queryContext of each search-backed stream, the path and largest page of each list endpoint
+# (a larger pageSize is cut down to it), the JSON:API type of each stream's objects.
+SEARCH_CONTEXTS = {
+    stream: next(context for context, served in EMULATOR_CONTEXTS.items() if served == streams.emulator_stream(stream)) for stream in streams.SEARCH_STREAMS
+}
+LIST_PATHS = {stream: "/v1/" + streams.emulator_stream(stream) for stream in streams.LIST_STREAMS}
+LIST_MAX_PAGE = {stream: LIST_MAX_PAGE_SIZE[streams.emulator_stream(stream)] for stream in streams.LIST_STREAMS}
+OBJECT_TYPES = {stream: OBJECT_TYPE[streams.emulator_stream(stream)] for stream in streams.SEARCH_STREAMS + streams.LIST_STREAMS}
+# The object types Kustomer has custom attribute definitions of (GET /v1/metadata/<type>; a klass's are set per test).
+METADATA_OBJECTS = tuple(STANDARD_CUSTOM)
 # The roles of a key that may read every stream (the token document's `attributes.roles`), as the emulator's
 # default key has them, but for the optional audit-log role.
 AUDIT_ROLE = "org.permission.audit_logs.read"
