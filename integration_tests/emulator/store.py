@@ -201,20 +201,13 @@ class Store:
             return len(hits), [r.body for r in hits[start:start + size]]
 
     def _fast_page(self, stream, klass, terms, direction, start, size):
+        """The page of a search on updatedAt alone, from the (updatedAt, id) index: the records that ``matches``
+        are one run of the index, found by bisecting with it (lower bounds, then upper bounds)."""
         keys = self.index_for(stream, klass).keys
-        lo, hi = 0, len(keys)
-        for _f, op, v in terms:
-            if op == "gte":
-                lo = max(lo, bisect.bisect_left(keys, (v,)))
-            elif op == "gt":
-                lo = max(lo, bisect.bisect_right(keys, (v, "\uffff")))
-            elif op == "lte":
-                hi = min(hi, bisect.bisect_right(keys, (v, "\uffff")))
-            elif op == "lt":
-                hi = min(hi, bisect.bisect_left(keys, (v,)))
-            elif op == "equals":
-                lo = max(lo, bisect.bisect_left(keys, (v,)))
-                hi = min(hi, bisect.bisect_right(keys, (v, "\uffff")))
+        lower = [t for t in terms if t[1] in _LOWER_BOUNDS]
+        upper = [t for t in terms if t[1] in _UPPER_BOUNDS]
+        lo = _first(keys, lambda k: matches(k[0], k[0], lower), 0)
+        hi = _first(keys, lambda k: not matches(k[0], k[0], upper), lo)
         total = max(0, hi - lo)
         recs = self.records[stream]
         if start >= total:
@@ -233,3 +226,20 @@ class Store:
             offset = start - (hi - b)
             page = chunk[offset: offset + min(size, total - start)]
         return total, [recs[i].body for _u, i in page]
+
+
+# Operators that bound updatedAt from below and from above (a search's criteria on it make one run of the index).
+_LOWER_BOUNDS = ("gt", "gte", "equals")
+_UPPER_BOUNDS = ("lt", "lte", "equals")
+
+
+def _first(keys: list, reached, lo: int) -> int:
+    """The first index from ``lo`` where ``reached(key)`` holds, for a predicate false and then true along ``keys``."""
+    hi = len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if reached(keys[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
