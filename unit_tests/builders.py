@@ -253,7 +253,9 @@ class FakeKustomer:
         def answer(request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
             query = _query(request)
             page, page_size = list_paging(query, streams.emulator_stream(stream))
-            self.list_requests.append({"stream": stream, "page": page, "page_size": page_size, "status": query.get("status")})
+            self.list_requests.append(
+                {"stream": stream, "page": page, "page_size": page_size, "asked": int(query["pageSize"]), "status": query.get("status")}
+            )
             objects = self.objects.get(stream, [])
             wanted = status_filter(streams.emulator_stream(stream), query)
             if wanted is not None:
