@@ -344,7 +344,10 @@ def test_a_window_over_the_search_cap_is_read_in_full(workdir):
             {"attributes": {"name": f"bulk {i}", "updatedAt": (base + timedelta(seconds=i * 7)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}}
             for i in range(10_400)
         ]
-        tie = [{"attributes": {"name": f"tie {i}", "updatedAt": "2025-05-02T12:00:00.000Z"}} for i in range(3_000)]
+        # 3,000 objects sharing one updatedAt among the bulk's 9,000th and 9,001st: the 10,000th result falls inside them,
+        # so the window starts again at that updatedAt and must read the whole tie again (criteria gte, not gt)
+        tie_at = (base + timedelta(seconds=9_000 * 7 + 3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        tie = [{"attributes": {"name": f"tie {i}", "updatedAt": tie_at}} for i in range(3_000)]
         _upsert(emulator, "customers", bulk + tie)
         config = write_json(workdir / "cap_config.json", {"api_token": DEFAULT_TOKEN, "start_date": "2025-04-20", "api_url": emulator.url})
         discovered = run_cli(["discover", "--config", str(config)], workdir).of_type("CATALOG")[0]["catalog"]
