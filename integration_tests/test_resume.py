@@ -8,7 +8,6 @@ killed at any point re-reads about 1,000 records per window in flight when it re
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from integration_tests.cli import configured_catalog, console_script, run_cli, write_json
+from integration_tests.cli import configured_catalog, console_script, parse_message, run_cli, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.test_search_windows import SearchLog
 
@@ -41,9 +40,9 @@ def _read_until_killed(args: List[str], workdir: Path, kill_after: int) -> tuple
     last_state: Optional[Dict[str, Any]] = None
     states_seen = 0
     for line in process.stdout:
-        if not line.startswith("{"):
+        message = parse_message(line)
+        if message is None:
             continue
-        message = json.loads(line)
         if message["type"] == "RECORD" and message["record"]["stream"] == "customers":
             ids.append(message["record"]["data"]["id"])
             if len(ids) >= kill_after:
