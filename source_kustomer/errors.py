@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Set, Union
 
 import requests
 
@@ -24,6 +26,12 @@ class KustomerErrorHandler(DefaultErrorHandler):
     error message: two parses of every page before the filter that accepts a 200. Anything else goes to the filters.
     """
 
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        # Streams a key may lack the role of ($parameters `role`): a refusal (403, let through) is said once per stream.
+        self._stream = str((parameters or {}).get("name") or "")
+        self._role = (parameters or {}).get("role")
+
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 200:
             body = page_body(response_or_exception)
@@ -32,6 +40,8 @@ class KustomerErrorHandler(DefaultErrorHandler):
         resolution = super().interpret_response(response_or_exception)
         if not isinstance(response_or_exception, requests.Response):
             return resolution
+        if resolution.response_action == ResponseAction.IGNORE and response_or_exception.status_code == 403 and self._role:
+            warn_missing_role(self._stream, self._role, response_or_exception)
         if resolution.response_action == ResponseAction.IGNORE:
             failed = refused_archive_of_an_archived_context(response_or_exception)
             if failed is not None:
@@ -41,3 +51,21 @@ class KustomerErrorHandler(DefaultErrorHandler):
             reason = kustomer_reason(page_body(response_or_exception), response_or_exception.reason)
             resolution = dataclasses.replace(resolution, error_message=resolution.error_message.replace(REASON, reason))
         return resolution
+
+
+LOGGER = logging.getLogger("airbyte")
+_warned: Set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_missing_role(stream: str, role: str, response: requests.Response) -> None:
+    """One warning per stream and sync (a process): the stream reads nothing without `role`, the others go on."""
+    with _warned_lock:
+        if stream in _warned:
+            return
+        _warned.add(stream)
+    reason = kustomer_reason(page_body(response), response.reason)
+    LOGGER.warning(
+        f"{stream}: the API key lacks {role} (Kustomer answered HTTP 403: {reason}). The stream is left empty and the "
+        f"other streams go on; give the key {role} in Kustomer (Settings > Security > API Keys) to sync it."
+    )

@@ -1,4 +1,6 @@
-"""GET /v1/audit-logs: the store's audit events, newest first, filtered and paged by ``after``."""
+"""GET /v1/audit-logs: the store's audit events, filtered, in either order Kustomer may serve (config
+``audit_order``): ``newest_first`` (the default, as the reference's example pages: ``before=<id>``) or
+``oldest_first`` (paged by ``after=<id>``)."""
 
 from __future__ import annotations
 
@@ -24,21 +26,23 @@ def audit_page(emu: "KustomerEmulator", req: Request) -> bytes:
         end = normalize_iso(query["filter[end]"]) if query.get("filter[end]") else None
     except ValueError:
         raise ApiError(400, "filter[start] and filter[end] must be ISO-8601 date-times") from None
-    after = query.get("after")
+    oldest_first = emu.config.get("audit_order") == "oldest_first"
     with store.lock:
-        events = [e for e in reversed(store.audit)  # newest first
+        events = [e for e in (store.audit if oldest_first else reversed(store.audit))
                   if (not object_type or e["attributes"]["objectType"] == object_type)
                   and (start is None or e["attributes"]["createdAt"] >= start)
                   and (end is None or e["attributes"]["createdAt"] <= end)]
-    if after:
+    cursor_name = "after" if oldest_first else "before"
+    cursor = query.get(cursor_name)
+    if cursor:
         ids = [e["id"] for e in events]
-        if after not in ids:
-            raise ApiError(400, f"Unknown audit log id in 'after': {after!r}")
-        events = events[ids.index(after) + 1:]
+        if cursor not in ids:
+            raise ApiError(400, f"Unknown audit log id in {cursor_name!r}: {cursor!r}")
+        events = events[ids.index(cursor) + 1:]
     page, rest = events[:count], events[count:]
     next_link = None
     if rest:
-        params = {k: v for k, v in query.items() if k != "after"}
-        params.update(count=str(count), after=page[-1]["id"])
+        params = {k: v for k, v in query.items() if k not in ("after", "before")}
+        params.update({"count": str(count), cursor_name: page[-1]["id"]})
         next_link = "/v1/audit-logs?" + "&".join(f"{k}={v}" for k, v in params.items())
     return dumps({"data": page, "links": {"self": "/v1/audit-logs", "next": next_link}})
