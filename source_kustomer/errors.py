@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Set, Union
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 import requests
 
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCCESS_RESOLUTION, ErrorResolution, ResponseAction
 
+from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
 from source_kustomer.search import refused_archive_as_last_page, refused_archive_of_an_archived_context
 
@@ -59,13 +61,32 @@ _warned_lock = threading.Lock()
 
 
 def warn_missing_role(stream: str, role: str, response: requests.Response) -> None:
-    """One warning per stream and sync (a process): the stream reads nothing without `role`, the others go on."""
+    """One warning per role and sync (a process), naming every stream that needs it: they read nothing without it,
+    the others go on."""
     with _warned_lock:
-        if stream in _warned:
+        if role in _warned:
             return
-        _warned.add(stream)
+        _warned.add(role)
     reason = kustomer_reason(page_body(response), response.reason)
+    streams = ", ".join(streams_needing(role)) or stream
     LOGGER.warning(
-        f"{stream}: the API key lacks {role} (Kustomer answered HTTP 403: {reason}). The stream is left empty and the "
-        f"other streams go on; give the key {role} in Kustomer (Settings > Security > API Keys) to sync it."
+        f"The API key lacks {role} (Kustomer answered HTTP 403 on {stream}: {reason}): {streams} sync no records, "
+        f"the other streams go on. Give the key {role} in Kustomer (Settings > Security > API Keys) to sync them."
     )
+
+
+def streams_needing(role: str) -> List[str]:
+    """The manifest's streams whose $parameters name `role` as the one they need."""
+    return [name for name, needed in stream_roles().items() if needed[0] == role]
+
+
+@functools.lru_cache(maxsize=None)
+def stream_roles() -> Dict[str, Tuple[str, ...]]:
+    """{stream: (the role named to users, other roles that grant it)} for the streams a key may lack the role of."""
+    streams = (load_manifest().get("definitions") or {}).get("streams") or {}
+    roles = {}
+    for name, stream in streams.items():
+        parameters = stream.get("$parameters") or {}
+        if parameters.get("role"):
+            roles[name] = (parameters["role"], *(parameters.get("also_roles") or ()))
+    return roles

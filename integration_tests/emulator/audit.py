@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import ApiError
-from .records import dumps, normalize_iso
+from .records import dumps, normalize_iso, now_iso
 from .routes import Request, int_param, route
 
 if TYPE_CHECKING:
@@ -46,3 +46,9 @@ def audit_page(emu: "KustomerEmulator", req: Request) -> bytes:
         params.update({"count": str(count), cursor_name: page[-1]["id"]})
         next_link = "/v1/audit-logs?" + "&".join(f"{k}={v}" for k, v in params.items())
     return dumps({"data": page, "links": {"self": "/v1/audit-logs", "next": next_link}})
+
+
+def add_event(emu: "KustomerEmulator", stream: str, object_id: str, verb: str, changes: dict | None = None) -> dict:
+    """Records one event now (a status change, an assignment, ...), as Kustomer does when an object changes."""
+    with emu.store.lock:
+        return emu.store._audit_event(stream, object_id, verb, now_iso(), changes)

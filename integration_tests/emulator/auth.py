@@ -33,11 +33,12 @@ CLIENT_NAMES = {NO_ROLES_TOKEN: "no-roles", NO_METADATA_TOKEN: "no-metadata", NO
 
 # read role needed per top-level resource (for the 403 of no-roles-token)
 ROLE_RESOURCE = {**OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_logs", "kb": "kb", "workflows": "workflow",
-                 "snippets": "snippet", "role-groups": "role_group", "spam": "spam"}
+                 "snippets": "snippet", "role-groups": "role_group", "spam": "spam", "routing": "routing"}
 # Search and archive search accept any one of these (Kustomer's API reference): permission-set roles, then legacy ones.
 SEARCH_ROLES = ("org.permission.search.create", "org.permission.search.update", "org.permission.search_global.create",
                 "org.permission.search_preview.create", "org.user.search.read", "org.admin.search.read")
-ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0]})
+# Saved searches (GET /v1/customers/searches) need org.permission.search.read besides the customer role.
+ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0], "org.permission.search.read"})
 LEGACY_ROLES = sorted({f"org.user.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.user.search.read"})
 
 
