@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from integration_tests.emulator import CONNECTOR_STREAM, DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.emulator.org_catalog import sla_versions
 
 
 def cli() -> List[str]:
@@ -201,6 +202,10 @@ def expected_count(emulator: KustomerEmulator, stream: str) -> int:
     klasses = {klass_stream(k["attributes"]["name"]): k for k in emulator.records("klasses")}
     if stream in klasses:
         return sum(o["relationships"]["klass"]["data"]["id"] == klasses[stream]["id"] for o in emulator.records("kobjects"))
+    if stream == "audit_logs":  # the org's change history: every event since start_date (2024-01-01)
+        return sum(e["attributes"]["createdAt"] >= "2024-01-01" for e in emulator.store.audit)
+    if stream == "sla_versions":  # every version of every SLA, from GET /v1/slas/{id}?versions=all
+        return sum(len(versions) for versions in sla_versions(emulator).values())
     if stream != "custom_attributes":
         return len(emulator.records(EMULATOR_STREAM.get(stream, stream)))
     object_types = ["customer", "conversation", "message", "company"] + ["kobject." + k["attributes"]["name"] for k in klasses.values()]
@@ -212,6 +217,8 @@ def summarize_state(state: Any) -> str:
         return "- (full refresh)"
     if "updated_at" in state:
         return f"updated_at={state['updated_at']}"
+    if "created_at" in state:
+        return f"created_at={state['created_at']}"
     if "slices" in state:
         ends = [s.get("most_recent_cursor_value") or s.get("end") for s in state["slices"]]
         return f"updated_at={max(ends)}" if ends else "-"
