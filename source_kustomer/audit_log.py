@@ -108,7 +108,10 @@ def parse_time(value: Any) -> Optional[datetime.datetime]:
 
 
 def event_time(event: Any) -> Optional[datetime.datetime]:
-    return parse_time(event_attributes(event).get("createdAt"))
+    """An event's time, as Kustomer sends it or once the flattener has made it a record (`created_at`): the
+    paginator reads a page after its events became records."""
+    flattened = event.get("created_at") if isinstance(event, dict) else None
+    return parse_time(flattened or event_attributes(event).get("createdAt"))
 
 
 def delete_event(event: Any, object_type: str) -> Tuple[Optional[str], Optional[datetime.datetime]]:
