@@ -47,8 +47,8 @@ def checked_config(config: dict, changes: dict) -> dict:
             if v not in ("epoch", "seconds"):
                 raise ApiError(400, "reset_header_mode must be 'epoch' or 'seconds'")
         elif k == "audit_order":
-            if v not in ("newest_first", "oldest_first"):
-                raise ApiError(400, "audit_order must be 'newest_first' or 'oldest_first'")
+            if v not in ("newest_first", "newest_first_before", "oldest_first"):
+                raise ApiError(400, "audit_order must be 'newest_first', 'newest_first_before' or 'oldest_first'")
         elif k == "search_horizon_days":
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ApiError(400, "search_horizon_days must be a positive number")
