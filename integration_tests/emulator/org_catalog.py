@@ -15,7 +15,7 @@ from . import records as _records
 from .builders import GeneratorBase, _Ctx
 from .errors import ApiError
 from .records import ORG_REL, Record, dumps, iso_ms, make_id, now_iso, rel
-from .routes import DEFAULT_PAGE_SIZE, Request, envelope, int_param, route
+from .routes import Request, envelope, route
 from .vocab import CHANNELS
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ PATHS = {
     "spam_senders": "/v1/spam/senders",
     "saved_searches": "/v1/customers/searches",
 }
+# Their largest pageSize (a larger one is cut down to it).
+MAX_PAGE_SIZE = {stream: 100 for stream in PATHS}
 OBJECT_TYPES = {
     "kb_articles": "kb_article", "kb_categories": "kb_category", "kb_tags": "kb_tag",
     "kb_knowledge_bases": "kb_knowledge_base", "workflows": "workflow", "queue_rules": "queue_rule",
@@ -144,8 +146,9 @@ class OrgCatalogGenerator(GeneratorBase):
 # routes
 
 def _list(emu: "KustomerEmulator", req: Request, stream: str) -> bytes:
-    page = int_param(req.query, "page", 1)
-    size = min(int_param(req.query, "pageSize", DEFAULT_PAGE_SIZE), 100)
+    from .lists import list_paging  # lists.py reads this module's page sizes
+
+    page, size = list_paging(req.query, stream)
     store = emu.store
     with store.lock:
         ids = store.by_id[stream]
