@@ -193,6 +193,8 @@ def summarize_state(state: Any) -> str:
         return "- (full refresh)"
     if "updated_at" in state:
         return f"updated_at={state['updated_at']}"
+    if "created_at" in state:
+        return f"created_at={state['created_at']}"
     if "slices" in state:
         ends = [s.get("most_recent_cursor_value") or s.get("end") for s in state["slices"]]
         return f"updated_at={max(ends)}" if ends else "-"

@@ -24,6 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import cdk_internals
 from source_kustomer.config import DEFAULT_NUM_WORKERS, DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
+from source_kustomer.errors import stream_roles
 from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
 from source_kustomer.search import with_sync_context
@@ -142,6 +143,14 @@ class SourceKustomer(ConcurrentDeclarativeSource):
                 f"The API key lacks {METADATA_ROLE}: custom attributes are published untyped inside `custom`. "
                 "Give the key that role to get each custom attribute as a typed column."
             )
+        if isinstance(roles, list):
+            lacking = lacking_roles(roles)
+            if lacking:
+                logger.warning(
+                    "The API key lacks roles some streams need; those streams sync no records (the others do): "
+                    + "; ".join(f"{role} for {', '.join(streams)}" for role, streams in lacking.items())
+                    + ". Give the key these roles in Kustomer (Settings > Security > API Keys) to sync them."
+                )
         with cdk_internals.streams_built_from(self, config):
             return super().check(logger, config)
 
@@ -251,6 +260,17 @@ def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str
             f"{SEARCH_ROLE} (or the legacy role {LEGACY_SEARCH_ROLE}) in Kustomer (Settings > Security > API Keys)."
         )
     return None
+
+
+def lacking_roles(roles: List[Any]) -> Dict[str, List[str]]:
+    """{role: the streams that need it} for the roles of the manifest's streams (`role`, `also_roles`) the key's listed
+    roles grant none of; a permission-set role counts under its legacy names too (org.user.*, org.admin.*)."""
+    lacking: Dict[str, List[str]] = {}
+    for stream, needed in stream_roles().items():
+        accepted = tuple(name.replace("org.permission.", prefix) for name in needed for prefix in ("org.permission.", "org.user.", "org.admin."))
+        if not grants(roles, accepted):
+            lacking.setdefault(needed[0], []).append(stream)
+    return lacking
 
 
 @functools.lru_cache(maxsize=None)

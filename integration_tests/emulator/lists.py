@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from .errors import ApiError
+from .org_catalog import MAX_PAGE_SIZE as ORG_CATALOG_MAX_PAGE_SIZE
 from .records import OBJECT_TYPE, STREAMS
 from .routes import DEFAULT_PAGE_SIZE, Request, envelope, int_param, route
 
@@ -41,7 +42,8 @@ def metadata(emu: "KustomerEmulator", req: Request) -> bytes:
 
 def list_paging(query: dict, stream: str) -> tuple[int, int]:
     """(page, page size) of a list request: a page size over the endpoint's largest is cut down to it."""
-    return int_param(query, "page", 1), min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), LIST_MAX_PAGE_SIZE[stream])
+    largest = LIST_MAX_PAGE_SIZE.get(stream) or ORG_CATALOG_MAX_PAGE_SIZE[stream]
+    return int_param(query, "page", 1), min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), largest)
 
 
 def status_filter(stream: str, query: dict) -> str | None:

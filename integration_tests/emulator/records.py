@@ -30,6 +30,18 @@ STREAMS = (
     "brands",
     "schedules",
     "satisfaction",
+    # the rest of the org's catalog (org_catalog.py)
+    "kb_articles",
+    "kb_categories",
+    "kb_tags",
+    "kb_knowledge_bases",
+    "workflows",
+    "queue_rules",
+    "shortcut_categories",
+    "snippets",
+    "role_groups",
+    "spam_senders",
+    "saved_searches",
 )
 
 DEFAULT_COUNTS: dict[str, int] = {
@@ -48,6 +60,17 @@ DEFAULT_COUNTS: dict[str, int] = {
     "brands": 3,
     "schedules": 4,
     "satisfaction": 3,
+    "kb_articles": 140,
+    "kb_categories": 12,
+    "kb_tags": 15,
+    "kb_knowledge_bases": 2,
+    "workflows": 25,
+    "queue_rules": 6,
+    "shortcut_categories": 8,
+    "snippets": 30,
+    "role_groups": 5,
+    "spam_senders": 20,
+    "saved_searches": 18,
 }
 
 # JSON:API "type" of each stream's objects and the path of its self links.
