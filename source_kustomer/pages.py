@@ -13,6 +13,8 @@ from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
 from airbyte_cdk.sources.types import Config
 
+from source_kustomer import progress
+
 
 _UNPARSED = object()
 
@@ -61,13 +63,16 @@ class KustomerDataExtractor(RecordExtractor):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stream = (parameters or {}).get("name", "")
+
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         body = page_body(response)
         data = body.get("data") if isinstance(body, dict) else None
-        if isinstance(data, list):
-            yield from data
-        elif isinstance(data, dict):
-            yield data
+        records = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        # Kustomer's count of the page's query (meta.total) and what the page held: the sync's progress and proof.
+        progress.observe_page(self.config, self._stream, response, body, len(records))
+        yield from records
 
 
 # In an error message of the manifest, where Kustomer's own reason goes (Jinja leaves single braces alone).

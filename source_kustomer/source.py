@@ -22,7 +22,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kustomer import cdk_internals
+from source_kustomer import cdk_internals, progress
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
 from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
@@ -64,6 +64,8 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     ) -> None:
         cdk_internals.install()
         context = with_sync_context(config, state)
+        # The sync's counts (Kustomer's meta.total, what was written): estimates and each stream's proof line.
+        self._progress = progress.attach(context) if context is not None else None
         super().__init__(
             catalog=catalog,
             config=context,
@@ -151,7 +153,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         token = config.get("api_token")
         fail_unless_kustomer_answers(config)
         self._read_catalog = catalog
-        for message in super().read(logger, config, catalog, state):
+        for message in self._with_progress(super().read(logger, config, catalog, state)):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
             if error is not None and cdk_internals.SAME_SLICE_AGAIN in (error.internal_message or ""):
                 error.message = TIE_BLOCK_OVER_CAP.format(stream=error.stream_descriptor.name if error.stream_descriptor else "a stream")
@@ -160,6 +162,12 @@ class SourceKustomer(ConcurrentDeclarativeSource):
                 error.internal_message = error.internal_message and mask_token(error.internal_message, token)
                 error.stack_trace = error.stack_trace and mask_token(error.stack_trace, token)
             yield message
+
+    def _with_progress(self, messages: Iterator[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+        """The CDK's messages with the sync's estimates before the records they announce, and each stream's proof
+        line before its COMPLETE status (source_kustomer.progress)."""
+        for message in messages:
+            yield from progress.drain(self._progress, message)
 
 
 def fail_unless_kustomer_answers(config: Mapping[str, Any]) -> None:

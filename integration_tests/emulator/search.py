@@ -83,6 +83,8 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
                 field = fields.get(attr)
                 if field is None:
                     raise ApiError(400, f"Unknown attribute '{attr}' for queryContext '{ctx}'")
+                if attr in emu.config["ignored_criteria"]:
+                    continue  # accepted, and silently not applied
                 if not isinstance(cond, dict) or not cond:
                     raise ApiError(400, f"Invalid condition for '{attr}': {cond!r}")
                 for op, value in cond.items():
@@ -118,6 +120,8 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
                 sort.append((field, direction.lower()))
     if not sort:
         sort = [("updated", "asc")]
+    if emu.config["search_order"] == "shuffled":
+        sort = [("shuffled", "asc")]
     cap = int(emu.config["search_cap"])
     start = (page - 1) * size
     if start >= cap:
@@ -125,4 +129,4 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
     # a page never reaches past the cap
     size_here = min(size, cap - start)
     total, bodies = emu.store.search_page(stream, klass, terms, or_terms, sort, start, size_here, include_deleted)
-    return envelope(ARCHIVE_PATH if archive else SEARCH_PATH, page, size, total, bodies)
+    return envelope(ARCHIVE_PATH if archive else SEARCH_PATH, page, size, total, bodies, emu.config["total_cap"])
