@@ -3,6 +3,7 @@ records of a page; Kustomer's own reason in an error answer."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import InitVar, dataclass
 from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
 
@@ -73,6 +74,33 @@ class KustomerDataExtractor(RecordExtractor):
         # Kustomer's count of the page's query (meta.total) and what the page held: the sync's progress and proof.
         progress.observe_page(self.config, self._stream, response, body, len(records))
         yield from records
+
+
+@dataclass
+class DistinctRecordsExtractor(KustomerDataExtractor):
+    """A page's records, less those this sync already extracted (by id): for a stream read as partitions that may
+    list one object more than once (users under each status filter).
+
+    A record filter would not do: the CDK replaces the record filter of a client-side incremental stream with its own.
+    The ids of one sync are kept (a stream of org users, thousands at most), under a lock: partitions are read at
+    once. What is left out still counts as served in the sync's proof, as the connector's own filtering.
+    """
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._seen: set = set()
+        self._lock = threading.Lock()
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        records = list(super().extract_records(response))
+        with self._lock:
+            fresh = []
+            for record in records:
+                key = record.get("id") if isinstance(record, dict) else None
+                if key is None or key not in self._seen:
+                    self._seen.add(key)
+                    fresh.append(record)
+        yield from fresh
 
 
 # In an error message of the manifest, where Kustomer's own reason goes (Jinja leaves single braces alone).

@@ -199,6 +199,8 @@ class Progress:
 
     def _estimate(self, stream: str, tally: StreamTally) -> None:
         estimate = tally.estimate()
+        if estimate == 0 and tally.estimated is None:
+            return  # an empty window (archive search of a recent range) tells nothing yet; the stream's end will
         if estimate != tally.estimated and not tally.finished:
             tally.estimated = estimate
             self._messages.append(estimate_message(stream, estimate))
