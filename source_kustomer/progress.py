@@ -262,7 +262,8 @@ class Proof:
         if self.counted is None:
             return self.objects
         expected = max(self.counted - self.left - self.filtered, 0)
-        return max(expected, self.objects) if self.capped else expected
+        # Past a capped count, what was read says more: the records written, each id once.
+        return max(expected, self.objects - self.duplicates) if self.capped else expected
 
     @property
     def short(self) -> int:
