@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -15,6 +15,14 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
 
 API_URL = "https://api.kustomerapp.com"
+# The search streams' lookback: each incremental search starts this long before the saved state (manifest.yaml).
+SEARCH_LOOKBACK = timedelta(minutes=1)
+
+
+def search_start_for(state_value: str) -> str:
+    """Where an incremental search starts for a saved `updated_at`: the lookback before it, in the cursor's format."""
+    moment = datetime.fromisoformat(state_value.replace("Z", "+00:00")) - SEARCH_LOOKBACK
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 TOKEN = "unit-test-token-7f3a9c"
 
 SEARCH_CONTEXTS = {

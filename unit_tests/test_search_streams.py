@@ -8,7 +8,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from unit_tests.builders import SEARCH_CONTEXTS, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of
+from unit_tests.builders import SEARCH_CONTEXTS, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of, search_start_for
 from unit_tests.conftest import read_source
 
 
@@ -150,7 +150,7 @@ def test_incremental_state_is_the_greatest_updated_at_delivered_and_the_next_run
 
     assert "n-new" in {r["id"] for r in records_of(second, "notes")}
     assert {r["id"] for r in records_of(second, "notes")} <= {"n9", "n-new"}
-    assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == _ts(BASE, 9 * 3600)
+    assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == search_start_for(_ts(BASE, 9 * 3600))
 
 
 def test_start_date_bounds_the_first_run(kustomer):
