@@ -56,27 +56,40 @@ def estimates(run: Run) -> List[Tuple[int, Dict[str, Any]]]:
     return [(i, m) for i, m in enumerate(run.messages) if m["type"] == "TRACE" and m["trace"]["type"] == "ESTIMATE"]
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with KustomerEmulator(seed=19) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("progress")
-
-
-@pytest.fixture(scope="module")
-def config_path(emulator, workdir) -> Path:
-    return write_json(workdir / "config.json", {"api_token": DEFAULT_TOKEN, "start_date": START_DATE, "api_url": emulator.url})
-
-
-@pytest.fixture(scope="module")
-def catalog(config_path, workdir) -> Dict[str, Any]:
+def connect(emulator: KustomerEmulator, workdir: Path, tag: str) -> Tuple[Path, Dict[str, Any]]:
+    """A config for the emulator from START_DATE, and the catalog discover answers with it."""
+    config_path = write_json(workdir / f"config_{tag}.json", {"api_token": DEFAULT_TOKEN, "start_date": START_DATE, "api_url": emulator.url})
     run = run_cli(["discover", "--config", str(config_path)], workdir)
     assert run.exit_code == 0, run.stdout[-2000:]
-    return run.of_type("CATALOG")[0]["catalog"]
+    return config_path, run.of_type("CATALOG")[0]["catalog"]
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory):
+    """The emulator (seed 19, the default counts), a work directory, a config and the discovered catalog."""
+    workdir = tmp_path_factory.mktemp("progress")
+    with KustomerEmulator(seed=19) as running:
+        yield (running, workdir, *connect(running, workdir, "org"))
+
+
+@pytest.fixture(scope="module")
+def emulator(org) -> KustomerEmulator:
+    return org[0]
+
+
+@pytest.fixture(scope="module")
+def workdir(org) -> Path:
+    return org[1]
+
+
+@pytest.fixture(scope="module")
+def config_path(org) -> Path:
+    return org[2]
+
+
+@pytest.fixture(scope="module")
+def catalog(org) -> Dict[str, Any]:
+    return org[3]
 
 
 def read(config_path: Path, catalog: Dict[str, Any], workdir: Path, streams: Optional[List[str]] = None,
@@ -143,6 +156,22 @@ def test_each_stream_ends_with_a_line_of_kustomers_count_and_what_was_emitted_ma
     assert "custom_attributes: emitted" in " ".join(logs(ordinary, "INFO"))
 
 
+def test_each_line_comes_after_the_streams_last_record_and_before_its_complete_status(ordinary):
+    last_record: Dict[str, int] = {}
+    line_at: Dict[str, int] = {}
+    complete_at: Dict[str, int] = {}
+    for position, message in enumerate(ordinary.messages):
+        if message["type"] == "RECORD":
+            last_record[message["record"]["stream"]] = position
+        elif message["type"] == "LOG" and PROOF.match(message["log"]["message"]):
+            line_at[PROOF.match(message["log"]["message"])["stream"]] = position
+        elif message["type"] == "TRACE" and message["trace"]["type"] == "STREAM_STATUS" and message["trace"]["stream_status"]["status"] == "COMPLETE":
+            complete_at[message["trace"]["stream_status"]["stream_descriptor"]["name"]] = position
+    assert line_at
+    for stream, position in line_at.items():
+        assert last_record[stream] < position < complete_at[stream], stream
+
+
 def test_an_ordinary_run_has_no_shortfall_warning(ordinary):
     assert not warnings_of_shortfall(ordinary)
     assert not [w for w in logs(ordinary, "WARN") if "incomplete" in w or "out of updated_at order" in w]
@@ -206,8 +235,7 @@ def test_search_pages_out_of_order_past_the_search_cap_warn_with_both_figures(em
 def test_a_capped_meta_total_is_read_as_at_least_and_never_warns(configured, workdir):
     with KustomerEmulator(seed=3, counts={"customers": 12_000}) as big:
         big.configure(total_cap=10_000)
-        config = write_json(workdir / "config_capped.json", {"api_token": DEFAULT_TOKEN, "start_date": START_DATE, "api_url": big.url})
-        catalog = run_cli(["discover", "--config", str(config)], workdir).of_type("CATALOG")[0]["catalog"]
+        config, catalog = connect(big, workdir, "capped")
         run = read(config, catalog, workdir, ["customers"], tag="capped")
         assert complete_or_warned(run, big, "customers") == "complete"
         line = proofs(run)["customers"]

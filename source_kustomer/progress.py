@@ -21,11 +21,15 @@ counted by more than the objects that left the range during the sync. The check 
 every figure it compares is a lower bound of what was read. A `meta.total` of `TOTAL_CAP` or more may be Kustomer's
 cap on counting (search engines stop counting at 10,000): the line says "at least", and the check uses it as such.
 
-The hooks: `SearchRecordExtractor` and `KustomerDataExtractor` call `observe_page` for every page, which calls
-`counted` on the first page of a window (a page asked with `page=1` for a range not counted yet) and `page` on each.
-A window is keyed by what fixes its range: a search's phase and `lte` bound (a search-cap restart keeps both), a
-list's partition parameters. The source drains `Progress.messages` into the CDK's output before each message it
-passes on, so an estimate always comes before the records of the page that told it.
+The hooks: `KustomerDataExtractor` (and so `SearchRecordExtractor`, `DistinctRecordsExtractor`) calls
+`observe_page` for every page, which calls `counted` on the first page of a window (a page asked with `page=1` for a
+range not counted yet) and `page` on each; `SearchRecordExtractor` reports its tombstones (`tombstones`). A window is
+keyed by what fixes its range: a search's phase, context and `lte` bound (a search-cap restart keeps all three and
+only moves `gte`, its segment), a list's query parameters other than paging. Windows that split one range without
+overlapping (each with its own `lte`) are counted each by its first page; a probe of a whole range may instead call
+`counted` once with the range's key before its windows are read, if its windows' first pages then skip `counted`.
+`SourceKustomer.read` passes the CDK's messages through `passing`: estimates go out before the next message (so before
+the records of the page that told them), and each stream's proof just before the CDK's COMPLETE status of it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import threading
 import time
 import uuid
 import weakref
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -374,23 +378,21 @@ def window_of(request: requests.PreparedRequest) -> Tuple[Any, Any, bool]:
     return (parts.path, key), None, first
 
 
-def drain(progress: Optional[Progress], message: AirbyteMessage) -> Iterable[AirbyteMessage]:
-    """`message`, after what is waiting to go out; a RECORD is tallied, a stream's COMPLETE status is preceded by its
-    proof. (The source's read passes every message of the CDK through this.)"""
+def passing(progress: Optional[Progress], messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
+    """The CDK's `messages`, each after what is waiting to go out (estimates); RECORDs tallied, a stream's COMPLETE
+    status preceded by its proof. (One generator for the whole read: a record costs a type test and `emitted`.)"""
     if progress is None:
-        yield message
+        yield from messages
         return
-    if message.type == Type.RECORD:
-        pending = progress.messages()
-        if pending:
-            yield from pending
-        record = message.record
-        progress.emitted(record.stream, record.data)  # type: ignore[union-attr]
+    record_type = Type.RECORD
+    for message in messages:
+        if progress._messages:
+            yield from progress.messages()
+        if message.type is record_type:
+            record = message.record
+            progress.emitted(record.stream, record.data)  # type: ignore[union-attr]
+        elif message.type == Type.TRACE and message.trace is not None and message.trace.type == TraceType.STREAM_STATUS:
+            status = message.trace.stream_status
+            if status is not None and status.status.value == "COMPLETE":
+                yield from progress.finish(status.stream_descriptor.name)
         yield message
-        return
-    yield from progress.messages()
-    trace = message.trace if message.type == Type.TRACE else None
-    status = trace.stream_status if trace is not None and trace.type == TraceType.STREAM_STATUS else None
-    if status is not None and status.status.value == "COMPLETE":
-        yield from progress.finish(status.stream_descriptor.name)
-    yield message

@@ -153,7 +153,8 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         token = config.get("api_token")
         fail_unless_kustomer_answers(config)
         self._read_catalog = catalog
-        for message in self._with_progress(super().read(logger, config, catalog, state)):
+        # The sync's estimates before the records they announce, each stream's proof line before its COMPLETE status.
+        for message in progress.passing(self._progress, super().read(logger, config, catalog, state)):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
             if error is not None and cdk_internals.SAME_SLICE_AGAIN in (error.internal_message or ""):
                 error.message = TIE_BLOCK_OVER_CAP.format(stream=error.stream_descriptor.name if error.stream_descriptor else "a stream")
@@ -162,12 +163,6 @@ class SourceKustomer(ConcurrentDeclarativeSource):
                 error.internal_message = error.internal_message and mask_token(error.internal_message, token)
                 error.stack_trace = error.stack_trace and mask_token(error.stack_trace, token)
             yield message
-
-    def _with_progress(self, messages: Iterator[AirbyteMessage]) -> Iterator[AirbyteMessage]:
-        """The CDK's messages with the sync's estimates before the records they announce, and each stream's proof
-        line before its COMPLETE status (source_kustomer.progress)."""
-        for message in messages:
-            yield from progress.drain(self._progress, message)
 
 
 def fail_unless_kustomer_answers(config: Mapping[str, Any]) -> None:

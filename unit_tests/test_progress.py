@@ -27,7 +27,7 @@ def search_page(progress_config: Dict[str, Any], stream: str, page: int, total: 
 def write(sync: progress.Progress, stream: str, ids: List[str]) -> None:
     for key in ids:
         message = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream=stream, data={"id": key}, emitted_at=0))
-        list(progress.drain(sync, message))
+        list(progress.passing(sync, [message]))
 
 
 def finish(sync: progress.Progress, stream: str) -> Dict[str, Any]:
@@ -108,10 +108,10 @@ def test_an_estimate_goes_out_before_the_record_after_it_and_the_proof_before_th
     sync, config = new_sync()
     search_page(config, "notes", 1, total=2, held=1)
     record = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="notes", data={"id": "n1"}, emitted_at=0))
-    out = list(progress.drain(sync, record))
+    out = list(progress.passing(sync, [record]))
     assert [m.type for m in out] == [Type.TRACE, Type.RECORD] and out[0].trace.estimate.row_estimate == 2
     status = as_airbyte_message(StreamDescriptor(name="notes"), AirbyteStreamStatus.COMPLETE)
-    out = list(progress.drain(sync, status))
+    out = list(progress.passing(sync, [status]))
     assert out[-1] is status and any(m.type == Type.LOG and "notes: Kustomer counted 2" in m.log.message for m in out)
     assert any(m.type == Type.LOG and m.log.level == Level.WARN for m in out)  # the page held one of two
 
