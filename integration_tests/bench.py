@@ -48,7 +48,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import orjson
 import requests
 
-from integration_tests.cli import configured_catalog, console_script, write_json
+from integration_tests import streams
+from integration_tests.cli import configured_catalog, console_script, parse_messages, write_json
 from integration_tests.emulator import CONNECTOR_STREAM
 from source_kustomer.cdk_internals import share_of_window
 from source_kustomer.records import KustomerRecordFlattener
@@ -77,14 +78,13 @@ LATENCY_MS = 100
 
 # What the search-backed streams send (manifest.yaml, search_stream): 90-day windows, 500 a page, updated_at asc.
 SEARCH_PATH = "/v1/customers/search"
-SEARCH_CONTEXTS = {"customers": "customer", "conversations": "conversation", "messages": "message",
-                   "notes": "note", "kobjects": "kobject", "companies": "company"}
-SEARCH_PAGE_SIZE = 500
-SEARCH_CAP = 10_000
+SEARCH_CONTEXTS = streams.SEARCH_CONTEXTS
+SEARCH_PAGE_SIZE = streams.search_page_size()
+SEARCH_CAP = streams.search_restart_records()
 WINDOW = timedelta(days=90)
-LIST_PAGE_SIZES = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100,
-                   "brands": 100, "schedules": 100, "satisfaction": 100}
-METADATA_RESOURCES = ("customer", "conversation", "message", "company")
+# What the list-backed streams ask of each endpoint: its path and their largest page (manifest.yaml).
+LIST_PAGE_SIZES = {streams.LIST_PATHS[stream]: size for stream, size in streams.LIST_MAX_PAGE.items()}
+METADATA_RESOURCES = tuple(streams.metadata_objects())
 
 TARGETS = {
     "cpu_records_per_s": 10_000,
@@ -287,7 +287,7 @@ def discover(cli: List[str], config: Dict[str, Any], workdir: Path) -> Dict[str,
     config_path = write_json(workdir / "discover-config.json", config)
     completed = subprocess.run([*cli, "discover", "--config", str(config_path)], cwd=workdir, capture_output=True, text=True,
                                timeout=600, check=False)
-    catalogs = [json.loads(line)["catalog"] for line in completed.stdout.splitlines() if line.startswith('{"type":"CATALOG"')]
+    catalogs = [m["catalog"] for m in parse_messages(completed.stdout) if m["type"] == "CATALOG"]
     if completed.returncode != 0 or not catalogs:
         raise RuntimeError(f"discover failed: {completed.stdout[-2000:]}{completed.stderr[-2000:]}")
     return catalogs[0]
@@ -364,10 +364,10 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
                     gte, page = last_updated_at, 1
                 else:
                     page += 1
-    for stream, size in LIST_PAGE_SIZES.items():
+    for path, size in LIST_PAGE_SIZES.items():
         page = 1
         while True:
-            response = session.get(f"{url}/v1/{stream}", params={"page": page, "pageSize": size}, timeout=60)
+            response = session.get(f"{url}{path}", params={"page": page, "pageSize": size}, timeout=60)
             response.raise_for_status()
             document = orjson.loads(response.content) if sink else response.json()
             records += len(document["data"])
