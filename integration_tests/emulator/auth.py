@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ApiError
 from .records import OBJECT_TYPE, ORG_NAME, ORG_REL, dumps
 from .routes import Request, route
+from .routing import NO_ROUTING_TOKEN, ROUTING_ROLES
 
 if TYPE_CHECKING:
     from .server import KustomerEmulator
@@ -26,14 +27,14 @@ SECOND_CLIENT_TOKEN = "second-client-token"
 # What the per-window statistics call each client (never the token itself).
 CLIENT_NAMES = {NO_ROLES_TOKEN: "no-roles", NO_METADATA_TOKEN: "no-metadata", NO_AUDIT_TOKEN: "no-audit", NO_SEARCH_TOKEN: "no-search-role",
                 NO_SEARCH_UNLISTED_TOKEN: "no-search-role-unlisted", SECOND_CLIENT_TOKEN: "second-client",
-                LEGACY_ROLES_TOKEN: "legacy-roles"}
+                LEGACY_ROLES_TOKEN: "legacy-roles", NO_ROUTING_TOKEN: "no-routing"}
 
 # read role needed per top-level resource (for the 403 of no-roles-token)
 ROLE_RESOURCE = {**OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_logs"}
 # Search and archive search accept any one of these (Kustomer's API reference): permission-set roles, then legacy ones.
 SEARCH_ROLES = ("org.permission.search.create", "org.permission.search.update", "org.permission.search_global.create",
                 "org.permission.search_preview.create", "org.user.search.read", "org.admin.search.read")
-ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0]})
+ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0]} | set(ROUTING_ROLES))
 LEGACY_ROLES = sorted({f"org.user.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.user.search.read"})
 
 
@@ -67,7 +68,7 @@ def authenticate(own_token: str, header: str | None, method: str, path: str, res
         if resource == "search":
             raise ApiError(403, missing_role(resource))
         return token
-    if token in (SECOND_CLIENT_TOKEN, LEGACY_ROLES_TOKEN):
+    if token in (SECOND_CLIENT_TOKEN, LEGACY_ROLES_TOKEN, NO_ROUTING_TOKEN):  # routing.py refuses its endpoints
         return token
     if token is None or token != own_token:
         raise ApiError(401, "Invalid or missing API token")
@@ -87,6 +88,8 @@ def token_document(emu: "KustomerEmulator", req: Request) -> bytes:
         roles = [r for r in ALL_ROLES if r not in SEARCH_ROLES]
     elif token == LEGACY_ROLES_TOKEN:
         roles = LEGACY_ROLES
+    elif token == NO_ROUTING_TOKEN:
+        roles = [r for r in ALL_ROLES if r not in ROUTING_ROLES]
     else:
         roles = ALL_ROLES
     attributes: dict[str, Any] = {"name": "emulator key", "roles": roles, "orgName": ORG_NAME,

@@ -28,7 +28,10 @@ SEARCH_CONTEXTS = {
     "note": "notes",
     "company": "companies",
     "kobject": "kobjects",
+    "conversation_time": "conversation_times",  # append-only: created_at only (routing.py)
 }
+# Contexts whose objects have no updated_at to filter or sort on.
+CREATED_ONLY_CONTEXTS = ("conversation_time",)
 SEARCH_OPS = ("gt", "gte", "lt", "lte", "equals")
 
 
@@ -62,7 +65,8 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
         raise ApiError(400, "'includeDeleted' must be a boolean")
     fields = {}
     for p in prefixes:
-        fields[p + "_updated_at"] = "updated"
+        if p not in CREATED_ONLY_CONTEXTS:
+            fields[p + "_updated_at"] = "updated"
         fields[p + "_created_at"] = "created"
 
     def parse_terms(items: Any, where: str) -> list:
