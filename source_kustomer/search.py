@@ -35,6 +35,7 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice
 
 from source_kustomer.pages import KustomerDataExtractor, kustomer_reason, page_body
 from source_kustomer.config import NormalizedConfig
+from source_kustomer.records import snake_case
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -69,20 +70,26 @@ def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[
 
 
 def saved_cursor_values(state: List[AirbyteStateMessage]) -> Dict[str, str]:
-    """{stream name: the updated_at the stream resumes from}, for per-stream states that hold one."""
+    """{stream name: the updated_at (or created_at) the stream resumes from}, for per-stream states that hold one."""
     values: Dict[str, str] = {}
     for message in state:
         if getattr(message, "type", None) != AirbyteStateType.STREAM or message.stream is None:
             continue
         blob = message.stream.stream_state
         stream_state = dict(blob.__dict__) if blob is not None and hasattr(blob, "__dict__") else dict(blob or {})
-        value = stream_state.get("updated_at")
+        value = stream_state.get("updated_at") or stream_state.get("created_at")
         slices = stream_state.get("slices")
         if not value and isinstance(slices, list) and slices and isinstance(slices[0], dict):
             value = slices[0].get("most_recent_cursor_value") or slices[0].get("end")
         if isinstance(value, str) and value:
             values[message.stream.stream_descriptor.name] = value
     return values
+
+
+def camel_case(name: str) -> str:
+    """`created_at` -> `createdAt`: Kustomer's attribute behind a record column."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def parse_time(value: Any) -> Optional[datetime.datetime]:
@@ -215,6 +222,8 @@ class SearchPagination(PaginationStrategy):
     ) -> Optional[Any]:
         archive = is_archive(response)
         page = last_page_token_value.get("page", 1) if isinstance(last_page_token_value, dict) else 1
+        if self._parameters.get("archive_search") is False:
+            self._warn_beyond_search()
         if next_link(page_body(response)):
             return {"page": page + 1, "archive": archive}
         refusal = getattr(response, ARCHIVE_REFUSAL, None)
@@ -223,6 +232,20 @@ class SearchPagination(PaginationStrategy):
         if archive and reaches_search(stream_slice):
             return {"page": 1, "archive": False}
         return None
+
+    def _warn_beyond_search(self) -> None:
+        """For a context archive search does not serve (conversation times): once, on a sync without saved state whose
+        start_date is older than search's two years, what it cannot read (the cursor starts no window before that)."""
+        stream = self._parameters.get("name") or "a stream"
+        start = parse_time(self.config.get("start_date"))
+        horizon = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=ARCHIVE_BEFORE_DAYS)
+        if start is None or start >= horizon or (self.config.get(SYNC_STATES) or {}).get(stream):
+            return
+        if self._warned.first(f"beyond:{stream}"):
+            LOGGER.warning(
+                f"{stream}: objects created more than two years ago cannot be read: Kustomer's search serves the last two "
+                "years only, and its archive search does not serve them. The stream reads the last two years."
+            )
 
     def _warn_refused(self, status: int, reason: str) -> None:
         stream = self._parameters.get("name") or self._parameters.get("query_context") or "a stream"
@@ -260,6 +283,8 @@ class SearchRecordExtractor(KustomerDataExtractor):
         self._stream = (parameters or {}).get("name", "")
         self._object_type = self.audit_object_type or (parameters or {}).get("audit_object_type", "")
         self._warned = _Once()
+        # The attribute the search filters and sorts on: updatedAt, or createdAt (cursor_attribute created_at).
+        self._order_attribute = camel_case((parameters or {}).get("cursor_attribute") or "updated_at")
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         objects = list(super().extract_records(response))
@@ -270,18 +295,18 @@ class SearchRecordExtractor(KustomerDataExtractor):
             yield from self._tombstones(*window)
 
     def _check_order(self, objects: List[MutableMapping[Any, Any]]) -> None:
-        """Warns once if a page is not in ascending `updatedAt`, the order every search asks for.
+        """Warns once if a page is not in ascending `updatedAt` (`createdAt`), the order every search asks for.
 
         Kustomer's reference lists the sortable attributes of search for customers only (archive search lists
         `<context>_updated_at` for every context it serves); the search-cap restart relies on the order.
         """
-        times = [(o.get("attributes") or {}).get("updatedAt") for o in objects if isinstance(o, dict)]
+        times = [(o.get("attributes") or {}).get(self._order_attribute) for o in objects if isinstance(o, dict)]
         times = [t for t in times if isinstance(t, str)]
         out_of_order = any(later < earlier and earlier_in_time(later, earlier) for earlier, later in zip(times, times[1:]))
         if out_of_order and self._warned.first(f"order:{self._stream}"):
             LOGGER.warning(
-                f"{self._stream}: Kustomer returned search results out of updated_at order, although the connector asks for "
-                "ascending order. A window of up to 10,000 records is still read whole, but past Kustomer's 10,000-result "
+                f"{self._stream}: Kustomer returned search results out of {snake_case(self._order_attribute)} order, although "
+                "the connector asks for ascending order. A window of up to 10,000 records is still read whole, but past Kustomer's 10,000-result "
                 "cap records may be missed: keep syncs frequent enough to stay under it, and report this."
             )
 

@@ -24,6 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import cdk_internals
 from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
+from source_kustomer.errors import roles_wording
 from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
 from source_kustomer.search import with_sync_context
@@ -131,6 +132,14 @@ class SourceKustomer(ConcurrentDeclarativeSource):
                 f"The API key lacks {METADATA_ROLE}: custom attributes are published untyped inside `custom`. "
                 "Give the key that role to get each custom attribute as a typed column."
             )
+        lacking = missing_stream_roles(self._source_config, roles)
+        if lacking:
+            # Optional too: each of these streams syncs nothing, with one warning, and the others go on.
+            logger.warning(
+                "The API key lacks the role of some streams, which sync nothing without it: "
+                + "; ".join(f"{stream} needs {roles_wording(needed)}" for stream, needed in lacking)
+                + ". Give the key those roles in Kustomer (Settings > Security > API Keys) to sync them."
+            )
         with cdk_internals.streams_built_from(self, config):
             return super().check(logger, config)
 
@@ -205,6 +214,22 @@ def search_stream_names(manifest: Mapping[str, Any]) -> List[str]:
     """The streams read through Kustomer's search API (those with a `query_context`), in the manifest's order."""
     streams = (manifest.get("definitions") or {}).get("streams") or {}
     return [name for name, stream in streams.items() if "query_context" in (stream.get("$parameters") or {})]
+
+
+def missing_stream_roles(manifest: Mapping[str, Any], roles: Any) -> List[Tuple[str, Tuple[str, ...]]]:
+    """(stream, its roles) for each stream whose $parameters name the `roles` that grant it and none of which the
+    token lists, in the manifest's order; none when the token does not list its roles. A permission-set role
+    `org.permission.<x>.read` also counts under its legacy names (`org.user.<x>.read`, `org.admin.<x>.read`)."""
+    if not isinstance(roles, list):
+        return []
+    streams = (manifest.get("definitions") or {}).get("streams") or {}
+    lacking = []
+    for name, stream in streams.items():
+        needed = tuple((stream.get("$parameters") or {}).get("roles") or ())
+        accepted = needed + tuple(role.replace("org.permission.", legacy, 1) for role in needed for legacy in ("org.user.", "org.admin."))
+        if needed and not grants(roles, accepted):
+            lacking.append((name, needed))
+    return lacking
 
 
 def grants(roles: List[Any], accepted: Tuple[str, ...]) -> bool:
