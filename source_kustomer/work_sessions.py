@@ -9,7 +9,8 @@ page). That costs the pages of what changed plus one, never the whole history.
 
 The CDK's data feed (`is_data_feed`) stops the same way but trusts the order: listed in any other order it would stop
 early and lose sessions. `NewestFirstPagination` checks the order on every page (and across pages) and, the first
-time it does not hold, reads the whole list to its end, with one warning: slower, never incomplete.
+time it does not hold, reads the whole list to its end, with one warning: slower, never incomplete. (The pages not
+read cannot be checked: stopping trusts that an order seen to hold on every page read holds on the rest.)
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class NewestFirstPagination(PaginationStrategy):
                         "first, so this sync reads the whole list to find what changed (one request per "
                         f"{self._page_size} sessions). Nothing is missed; please report this."
                     )
-            if times:
+            if times and times[-1] is not None:
                 self._oldest[page] = times[-1]
         if not next_link(body):
             return None
