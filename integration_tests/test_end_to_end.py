@@ -14,12 +14,14 @@ import requests
 from integration_tests.cli import configured_catalog, run_cli, write_json
 from integration_tests.emulator import CONNECTOR_STREAM, DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.emulator.auth import NO_METADATA_TOKEN
+from source_kustomer.manifest import load_manifest
 
 pytestmark = pytest.mark.e2e
 
 SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects", "companies"]
 LIST_STREAMS = ["users", "teams", "tags", "shortcuts", "slas", "klasses", "brands", "business_schedules", "satisfaction_forms"]
-STATIC_STREAMS = SEARCH_STREAMS + LIST_STREAMS + ["custom_attributes"]
+# Every stream the manifest declares (the per-klass streams come on top).
+STATIC_STREAMS = list(load_manifest()["definitions"]["streams"])
 START_DATE = "2024-06-01T00:00:00Z"
 # The emulator's name of a stream's objects, where it is not the stream's (its path under /v1/).
 EMULATOR_STREAM = {connector: emulator for emulator, connector in CONNECTOR_STREAM.items()}
