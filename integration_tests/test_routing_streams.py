@@ -181,3 +181,21 @@ def test_a_refused_request_is_reported_naming_kustomers_reason(emulator, catalog
     assert run.exit_code != 0 and len(refusals) == 1 and "snoozes" in refusals[0]["message"]
     assert "pageSize is not valid" in refusals[0]["message"]
     assert set(run.id_counts("queues")) == _expected_ids(emulator, "queues")
+
+
+def test_conversation_times_over_the_search_cap_are_read_whole_in_any_order(workdir):
+    """25,000 conversation times in one window, the emulator ignoring the sort asked for (newest first): the window is
+    split until each part's meta.total fits under the 10,000-result cap, so nothing relies on the order."""
+    with KustomerEmulator(seed=3, counts={"customers": 50, "conversations": 50, "messages": 10, "conversation_times": 25_000}) as big:
+        discovered = run_cli(["discover", "--config", str(_config(big, workdir, name="big.json"))], workdir)
+        catalog_path = write_json(workdir / "big_catalog.json", configured_catalog(discovered.of_type("CATALOG")[0]["catalog"], ["conversation_times"]))
+
+        run = run_cli(["read", "--config", str(_config(big, workdir, name="big.json")), "--catalog", str(catalog_path)], workdir)
+
+        assert run.exit_code == 0 and not run.errors(), run.errors()
+        assert set(run.id_counts("conversation_times")) == _expected_ids(big, "conversation_times")
+        assert not [w for w in _warnings(run) if "order" in w]
+        stats = big.stats()
+        searches = stats["by_endpoint"]["POST /v1/customers/search:conversation_time"]
+        assert searches <= 25_000 / 500 + 12  # the pages of the parts, plus the first page of each window split
+        assert not stats["status_counts"].get("400")  # never past the cap

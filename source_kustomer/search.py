@@ -35,7 +35,6 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice
 
 from source_kustomer.pages import KustomerDataExtractor, kustomer_reason, page_body
 from source_kustomer.config import NormalizedConfig
-from source_kustomer.records import snake_case
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -84,12 +83,6 @@ def saved_cursor_values(state: List[AirbyteStateMessage]) -> Dict[str, str]:
         if isinstance(value, str) and value:
             values[message.stream.stream_descriptor.name] = value
     return values
-
-
-def camel_case(name: str) -> str:
-    """`created_at` -> `createdAt`: Kustomer's attribute behind a record column."""
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def parse_time(value: Any) -> Optional[datetime.datetime]:
@@ -283,30 +276,32 @@ class SearchRecordExtractor(KustomerDataExtractor):
         self._stream = (parameters or {}).get("name", "")
         self._object_type = self.audit_object_type or (parameters or {}).get("audit_object_type", "")
         self._warned = _Once()
-        # The attribute the search filters and sorts on: updatedAt, or createdAt (cursor_attribute created_at).
-        self._order_attribute = camel_case((parameters or {}).get("cursor_attribute") or "updated_at")
+        # Only the updated_at searches restart after 10,000 records from the last value read; a created_at search
+        # (cursor_attribute) splits its window until the results fit instead (manifest: search_window_split_error_handler).
+        self._relies_on_order = not (parameters or {}).get("cursor_attribute")
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         objects = list(super().extract_records(response))
-        self._check_order(objects)
+        if self._relies_on_order:
+            self._check_order(objects)
         yield from objects
         window = self._tombstone_window(response)
         if window is not None:
             yield from self._tombstones(*window)
 
     def _check_order(self, objects: List[MutableMapping[Any, Any]]) -> None:
-        """Warns once if a page is not in ascending `updatedAt` (`createdAt`), the order every search asks for.
+        """Warns once if a page is not in ascending `updatedAt`, the order every search asks for.
 
         Kustomer's reference lists the sortable attributes of search for customers only (archive search lists
         `<context>_updated_at` for every context it serves); the search-cap restart relies on the order.
         """
-        times = [(o.get("attributes") or {}).get(self._order_attribute) for o in objects if isinstance(o, dict)]
+        times = [(o.get("attributes") or {}).get("updatedAt") for o in objects if isinstance(o, dict)]
         times = [t for t in times if isinstance(t, str)]
         out_of_order = any(later < earlier and earlier_in_time(later, earlier) for earlier, later in zip(times, times[1:]))
         if out_of_order and self._warned.first(f"order:{self._stream}"):
             LOGGER.warning(
-                f"{self._stream}: Kustomer returned search results out of {snake_case(self._order_attribute)} order, although "
-                "the connector asks for ascending order. A window of up to 10,000 records is still read whole, but past Kustomer's 10,000-result "
+                f"{self._stream}: Kustomer returned search results out of updated_at order, although the connector asks for "
+                "ascending order. A window of up to 10,000 records is still read whole, but past Kustomer's 10,000-result "
                 "cap records may be missed: keep syncs frequent enough to stay under it, and report this."
             )
 

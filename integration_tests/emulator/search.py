@@ -120,7 +120,11 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
                 if not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
                     raise ApiError(400, f"Invalid sort direction for '{attr}': {direction!r}")
                 sort.append((field, direction.lower()))
-    if not sort:
+    if ctx in CREATED_ONLY_CONTEXTS:
+        # Kustomer's reference lists no sortable attribute for these: modelled as ignoring the sort asked for, newest
+        # (greatest id) first.
+        sort = [("id", "desc")]
+    elif not sort:
         sort = [("updated", "asc")]
     cap = int(emu.config["search_cap"])
     start = (page - 1) * size
