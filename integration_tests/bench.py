@@ -13,7 +13,7 @@ come from the kernel's rusage of that process (`os.wait4`).
            one JSON line written per record, the connector's garbage-collector settings): the most one Python
            process gets out of one core without a framework.
 - budget   Kustomer-shaped limits scaled down in time (20 searches and 200 requests per 2 s window, 100 ms latency):
-           customers, conversations and messages against the bound of the connector's share of them
+           customers, conversations, messages and conversation times against the bound of the connector's share of them
            (`rate_limit_share`, default 80%: 16 x 500 records per 2 s = 4,000 records/s).
 - budget_early  the same from a start_date seven years before the first record ("give me everything"): no search may
            be spent on the empty years.
@@ -59,9 +59,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("cpu", "budget", "budget_early", "memory", "latency")
 DEFAULT_GC_THRESHOLDS = gc.get_threshold()
 
-# The issue's dataset: the big three at this size, the other streams at the emulator's defaults.
-FULL_COUNTS = {"customers": 100_000, "conversations": 50_000, "messages": 100_000}
-BUDGET_STREAMS = ["customers", "conversations", "messages"]
+# The issue's dataset: the big three and conversation times at this size, the other streams at the emulator's defaults.
+FULL_COUNTS = {"customers": 100_000, "conversations": 50_000, "messages": 100_000, "conversation_times": 50_000}
+BUDGET_STREAMS = ["customers", "conversations", "messages", "conversation_times"]
 START_DATE = "2024-01-01T00:00:00Z"  # before every generated record (the emulator's data starts in 2025)
 # All of the three streams' data, as a first sync reads it with start_date at the org's first month: 250,000 records
 # at full scale, ~500 searches = 25 windows of 2 s. (From 2025-10-01, 150,000 records, the 1.4 s start-up alone was
@@ -79,6 +79,8 @@ LATENCY_MS = 100
 SEARCH_PATH = "/v1/customers/search"
 SEARCH_CONTEXTS = {"customers": "customer", "conversations": "conversation", "messages": "message",
                    "notes": "note", "kobjects": "kobject", "companies": "company"}
+# Searched by created_at (append-only, no updated_at), in windows split until each fits under the search cap.
+CREATED_AT_CONTEXTS = {"conversation_times": "conversation_time"}
 SEARCH_PAGE_SIZE = 500
 SEARCH_CAP = 10_000
 WINDOW = timedelta(days=90)
@@ -160,12 +162,13 @@ class Emulator:
         """Records each stream holds from start_date on: the search's own total for search-backed streams."""
         totals = {}
         for stream in streams:
-            context = SEARCH_CONTEXTS.get(stream)
+            context = SEARCH_CONTEXTS.get(stream) or CREATED_AT_CONTEXTS.get(stream)
             if context is None:
                 if stream in self.counts:
                     totals[CONNECTOR_STREAM.get(stream, stream)] = self.counts[stream]  # list streams: start_date precedes every record
                 continue
-            body = {"queryContext": context, "and": [{f"{context}_updated_at": {"gte": start_date}}], "includeDeleted": True}
+            cursor = "created_at" if stream in CREATED_AT_CONTEXTS else "updated_at"
+            body = {"queryContext": context, "and": [{f"{context}_{cursor}": {"gte": start_date}}], "includeDeleted": True}
             response = self.session.post(self.url + SEARCH_PATH, params={"pageSize": 1}, json=body,
                                          headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
             response.raise_for_status()
