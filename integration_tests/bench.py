@@ -572,7 +572,7 @@ def rows(results: Dict[str, Any]) -> List[List[str]]:
         table.append(["cpu: loop + flatten + write", f"{floor['records']:,}", f"{floor['wall_seconds']:.1f}",
                       f"{floor['records_per_second']:,.0f}", f"{floor['requests_per_second']:.1f}/s (no limit)", "0", "-",
                       f"{r['ratio_connector_to_one_core_floor']:.2f} of this", "-", "-"])
-    for key, label in (("budget", "budget: 3 search streams"), ("budget_early", "budget: same, from 2018")):
+    for key, label in (("budget", f"budget: {len(BUDGET_STREAMS)} search streams"), ("budget_early", "budget: same, from 2018")):
         if key not in results:
             continue
         r = results[key]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
-from dataclasses import InitVar, dataclass
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,13 +27,11 @@ import orjson
 import requests
 
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, FailureType
-from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
-from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.types import Config, Record, StreamSlice
+from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_kustomer.pages import KustomerDataExtractor, kustomer_reason, page_body
+from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body
 from source_kustomer.config import NormalizedConfig
 
 LOGGER = logging.getLogger("airbyte")
@@ -179,7 +177,7 @@ class _Once:
 
 
 @dataclass
-class SearchPagination(PaginationStrategy):
+class SearchPagination(PageNumbers):
     """Kustomer's page numbers over the two phases of a search window: archive search, then search.
 
     `CursorPagination` pages through one endpoint; here the page after archive search's last one is search's first,
@@ -188,21 +186,11 @@ class SearchPagination(PaginationStrategy):
     one warning says what it cannot reach. The token is `{"page": n, "archive": bool}`; the requester reads both.
     """
 
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
     page_size: Union[int, str] = 500
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._parameters = dict(parameters or {})
+        super().__post_init__(parameters)
         self._warned = _Once()
-        self._page_size = int(InterpolatedString.create(str(self.page_size), parameters=self._parameters).eval(self.config))
-
-    @property
-    def initial_token(self) -> Optional[Any]:
-        return None
-
-    def get_page_size(self) -> Optional[int]:
-        return self._page_size
 
     def next_page_token(
         self,

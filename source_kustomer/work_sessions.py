@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import InitVar, dataclass
-from typing import Any, Dict, List, Mapping, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
 
 import requests
 
-from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
-from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
-from airbyte_cdk.sources.types import Config, Record, StreamSlice
+from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_kustomer.pages import page_body
+from source_kustomer.pages import PageNumbers, page_body
 from source_kustomer.search import SYNC_STATES, _Once, next_link, parse_time
 
 LOGGER = logging.getLogger("airbyte")
@@ -47,7 +45,7 @@ def updated_at(item: Any) -> Any:
 
 
 @dataclass
-class NewestFirstPagination(PaginationStrategy):
+class NewestFirstPagination(PageNumbers):
     """Kustomer's page numbers, stopping after the first page that reaches below the stream's saved `updated_at`
     (or start_date), while the list holds most recently updated first; to the last page otherwise.
 
@@ -55,26 +53,14 @@ class NewestFirstPagination(PaginationStrategy):
     seen so far is kept per slice: work sessions are one slice, read page after page by one thread.
     """
 
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
-    page_size: Union[int, str] = 100
-
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._parameters = dict(parameters or {})
+        super().__post_init__(parameters)
         self._stream = self._parameters.get("name", "work_sessions")
-        self._page_size = int(InterpolatedString.create(str(self.page_size), parameters=self._parameters).eval(self.config))
         self._lock = threading.Lock()
         # Each page's oldest updatedAt, by page number (the CDK may ask twice about one page).
         self._oldest: Dict[int, Any] = {}
         self._in_order = True
         self._warned = _Once()
-
-    @property
-    def initial_token(self) -> Optional[Any]:
-        return None
-
-    def get_page_size(self) -> Optional[int]:
-        return self._page_size
 
     def cutoff(self) -> Any:
         """The sync's lower bound: the saved `updated_at`, else start_date."""
