@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,16 @@ def run_cli(args: List[str], workdir: Path, timeout: float = 600, env: Optional[
             except json.JSONDecodeError:
                 pass
     return Run(completed.returncode, completed.stdout, completed.stderr, messages)
+
+
+def instant_backoff_env(waits_file: Path) -> Dict[str, str]:
+    """The environment for a CLI run whose retries do not wait: each backoff is written to `waits_file` instead
+    (see integration_tests/instant_backoff/sitecustomize.py)."""
+    env = dict(os.environ)
+    hook = str(Path(__file__).resolve().parent / "instant_backoff")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (hook, env.get("PYTHONPATH")) if p)
+    env["KUSTOMER_TEST_WAITS_FILE"] = str(waits_file)
+    return env
 
 
 def configured_catalog(catalog: Mapping[str, Any], streams: Optional[List[str]] = None, incremental: bool = False) -> Dict[str, Any]:

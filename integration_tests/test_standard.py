@@ -17,6 +17,7 @@ from airbyte_cdk.test.models import ConnectorTestScenario
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
 from integration_tests.emulator import KustomerEmulator
+from integration_tests.test_image import engine, image  # noqa: F401  (fixtures: the image the Docker variants run)
 from source_kustomer.config import ConfigError, normalize_config
 from source_kustomer.source import SourceKustomer
 
@@ -55,17 +56,35 @@ class TestKustomerStandardTests(SourceTestSuiteBase):
         super().test_config_matches_spec(scenario.model_copy(update={"configured_catalog_path": None}))
 
 
-# The CDK's Docker variants build from metadata's base image (out of reach here); test_image.py covers the image.
-def _covered_by_test_image(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    pytest.skip("the image is built and run against the emulator in integration_tests/test_image.py")
+    # The CDK's Docker variants, on the image integration_tests/test_image.py builds (the CDK's own build starts from
+    # metadata's base image on Docker Hub, out of reach here): `spec` and the config against the image's spec run as
+    # the CDK has them. Image tests: they need a container engine, and fail without one where CI requires them.
+    @pytest.mark.image
+    def test_docker_image_build_and_spec(self, connector_image_override, connector_base_image_override) -> None:
+        super().test_docker_image_build_and_spec(connector_image_override, connector_base_image_override)
+
+    @pytest.mark.image
+    def test_docker_image_build_and_config_matches_spec(self, scenario, connector_image_override, connector_base_image_override) -> None:
+        super().test_docker_image_build_and_config_matches_spec(scenario, connector_image_override, connector_base_image_override)
+
+    # The CDK runs `check`, `discover` and `read` in the image without host networking, so the container cannot reach
+    # the emulator on this host's loopback (the scenarios' api_url); test_image.py runs each of them in the image on
+    # the host network, against the same emulator data. The CDK compares the spec with the one published on Airbyte's
+    # registry, out of reach here; test_image.py compares the image's spec with the published 1.0.0 spec instead.
+    @pytest.mark.skip(reason="covered by integration_tests/test_image.py::test_check_succeeds_against_the_emulator (needs host networking)")
+    def test_docker_image_build_and_check(self, *args, **kwargs) -> None: ...
+
+    @pytest.mark.skip(reason="covered by integration_tests/test_image.py::test_discover_lists_the_manifests_streams_and_one_per_klass (needs host networking)")
+    def test_docker_image_build_and_discover(self, *args, **kwargs) -> None: ...
+
+    @pytest.mark.skip(reason="covered by integration_tests/test_image.py::test_read_delivers_every_record_of_every_stream (needs host networking)")
+    def test_docker_image_build_and_read(self, *args, **kwargs) -> None: ...
+
+    @pytest.mark.skip(reason="covered by integration_tests/test_image.py::test_the_images_spec_accepts_every_config_the_published_spec_accepted")
+    def test_docker_image_spec_backward_compatibility(self, *args, **kwargs) -> None: ...
 
 
-for _name in (
-    "test_docker_image_build_and_spec",
-    "test_docker_image_spec_backward_compatibility",
-    "test_docker_image_build_and_check",
-    "test_docker_image_build_and_config_matches_spec",
-    "test_docker_image_build_and_discover",
-    "test_docker_image_build_and_read",
-):
-    setattr(TestKustomerStandardTests, _name, _covered_by_test_image)
+@pytest.fixture
+def connector_image_override(image) -> str:
+    """The image under test for the CDK's Docker variants: the one test_image.py builds from the Dockerfile."""
+    return image

@@ -123,7 +123,7 @@ def validate_api_url(value: str) -> str:
         raise ValueError(f"{value!r} must be a bare host such as https://api.kustomerapp.com (no path, query or credentials)")
     if _is_loopback(host):
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"{value!r} must start with http:// or https://")
+            raise ValueError(f"{value!r} must use the http or https scheme")
     elif parts.scheme != "https":
         raise ValueError(f"{value!r} must use https (plain http is only allowed on localhost)")
     elif not _KUSTOMER_HOST.fullmatch(host):

@@ -203,8 +203,11 @@ class FakeKustomer:
     def _lister(self, stream: str, path: str):  # type: ignore[no-untyped-def]
         def answer(request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
             query = parse_qs(urlsplit(request.url).query)
-            page, page_size = int(query.get("page", ["1"])[0]), min(int(query["pageSize"][0]), LIST_MAX_PAGE[stream])
-            self.list_requests.append({"stream": stream, "page": page, "page_size": page_size, "status": query.get("status", [None])[0]})
+            asked = int(query["pageSize"][0])
+            page, page_size = int(query.get("page", ["1"])[0]), min(asked, LIST_MAX_PAGE[stream])
+            self.list_requests.append(
+                {"stream": stream, "page": page, "page_size": page_size, "asked": asked, "status": query.get("status", [None])[0]}
+            )
             objects = self.objects.get(stream, [])
             if stream == "klasses":  # one status a request, `enabled` unless asked (Kustomer's API reference)
                 objects = [o for o in objects if o["attributes"].get("status", "enabled") == query.get("status", ["enabled"])[0]]

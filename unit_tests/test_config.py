@@ -1,5 +1,6 @@
 """Config validation: what `normalize_config` accepts, how it normalises it, and how it words a refusal."""
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -95,6 +96,70 @@ def test_start_date_today_is_accepted():
     assert normalize_config(ConfigBuilder().with_start_date(today).build())["start_date"] == f"{today}T00:00:00Z"
 
 
+
+# --- start_date in the spec: what the Airbyte UI and the CDK see ------------------------------------------------------
+
+FORM_EXAMPLE = {"YYYY": "2025", "MM": "01", "DD": "31", "HH": "08", "SS": "10"}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    import logging
+
+    from source_kustomer.source import SourceKustomer
+
+    return SourceKustomer().spec(logging.getLogger("airbyte"))
+
+
+def spec_refusal(config, spec):
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+    from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit
+
+    try:
+        check_config_against_spec_or_exit(config, spec)
+    except AirbyteTracedException as error:
+        return error.message
+    return None
+
+
+def described_forms(spec):
+    """Each form the spec's pattern_descriptor names, as an example date (MM:SS read as minutes and seconds)."""
+    descriptor = spec.connectionSpecification["properties"]["start_date"]["pattern_descriptor"]
+    forms = [form.strip() for form in re.split(r",| or ", descriptor) if form.strip()]
+    examples = []
+    for form in forms:
+        example = form.replace("MM:SS", "09:10")
+        for token, value in FORM_EXAMPLE.items():
+            example = example.replace(token, value)
+        examples.append(example)
+    return examples
+
+
+def test_start_date_in_each_accepted_form_passes_the_cdks_validation_against_the_spec(spec):
+    for given in ("2025-01-31T08:09:10Z", "2025-01-31", "01/31/2025"):
+        assert spec_refusal(ConfigBuilder().with_start_date(given).build(), spec) is None, given
+    assert spec_refusal(ConfigBuilder().with_start_date("2025-1-31").build(), spec) is not None
+
+
+def test_start_date_pattern_descriptor_names_exactly_the_accepted_forms(spec):
+    from source_kustomer.config import START_DATE_FORMATS
+
+    examples = described_forms(spec)
+
+    assert len(examples) == len(START_DATE_FORMATS)
+    for example in examples:
+        assert spec_refusal(ConfigBuilder().with_start_date(example).build(), spec) is None, example
+        assert normalize_config(ConfigBuilder().with_start_date(example).build()), example
+
+
+def test_every_example_in_the_spec_is_a_valid_value_of_its_field(spec):
+    for name, field in spec.connectionSpecification["properties"].items():
+        for example in field.get("examples", []):
+            config = ConfigBuilder().set(name, example).build()
+            assert spec_refusal(config, spec) is None, (name, example)
+            assert normalize_config(config), (name, example)
+
+
 # --- api_url --------------------------------------------------------------------------------------------------------
 
 
@@ -186,6 +251,10 @@ def test_api_url_with_a_path_query_or_credentials_is_refused(api_url):
 @pytest.mark.parametrize("api_url", ["ftp://localhost", "https://api.kustomerapp.com:99999", 443])
 def test_api_url_that_is_not_a_usable_url_is_refused(api_url):
     assert "`api_url`" in refusal(ConfigBuilder().with_api_url(api_url).build())
+
+
+def test_api_url_on_loopback_with_another_scheme_is_refused_naming_the_schemes():
+    assert "http or https" in refusal(ConfigBuilder().with_api_url("ftp://localhost").build())
 
 
 # --- page_size and num_workers --------------------------------------------------------------------------------------

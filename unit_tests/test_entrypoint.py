@@ -122,7 +122,7 @@ def test_read_sends_requests_to_the_api_url_and_page_size_of_the_config_given(cl
 
     assert [r["id"] for r in records(messages, "users")] == ["u1"]
     assert {r.netloc for r in requests_mock.request_history} == {"api.prod2.kustomerapp.com"}
-    assert eu.list_requests == [{"stream": "users", "page": 1, "page_size": 42, "status": None}]
+    assert eu.list_requests == [{"stream": "users", "page": 1, "page_size": 42, "asked": 42, "status": None}]
 
 
 def test_read_starts_the_search_window_at_the_state_given(cli, kustomer):
@@ -208,7 +208,10 @@ def test_discover_asks_for_the_token_once_before_the_schemas(cli, kustomer):
     messages = cli.run("discover", "--config", cli.config())
 
     assert len(of_type(messages, "CATALOG")) == 1
-    assert kustomer.mocker.request_history[0].path == "/v1/auth/tokens/current"
+    paths = [request.path for request in kustomer.mocker.request_history]
+    assert paths[0] == "/v1/auth/tokens/current"
+    assert paths.count("/v1/auth/tokens/current") == 1, paths
+    assert len(paths) > 1  # the schemas' metadata came after the token
 
 
 @pytest.mark.parametrize("content", ["{'api_token': 'not json'}", None])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, List
 from urllib.parse import parse_qs, urlsplit
 
@@ -252,7 +252,19 @@ def test_the_manifest_starts_archive_search_at_the_horizon_the_components_assume
     url = load_manifest()["definitions"]["search_stream"]["retriever"]["requester"]["url"]
 
     assert f"day_delta(-{ARCHIVE_BEFORE_DAYS}," in url
-    assert 730 - 1 <= ARCHIVE_BEFORE_DAYS < 730 < 731 < SEARCH_FROM_DAYS  # both readings of "two years" are covered
+    # "Two years" back from each day of a leap-year cycle is 730 or 731 days: archive search starts a day (of clock
+    # difference) before the shorter, search reaches a day past the longer.
+    days = [date(2023, 1, 1) + timedelta(days=n) for n in range(4 * 366)]
+    spans = {(day - _two_years_before(day)).days for day in days}
+    assert ARCHIVE_BEFORE_DAYS == min(spans) - 1
+    assert SEARCH_FROM_DAYS == max(spans) + 1
+
+
+def _two_years_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 2)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 2, day=28)
 
 
 def test_tombstones_keep_to_the_window_and_write_times_as_the_cursor_reads_them(kustomer):

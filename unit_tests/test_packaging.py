@@ -8,6 +8,7 @@ others follow.
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import json
 import re
 import tomllib
@@ -21,6 +22,8 @@ from typing import Any, Callable, Dict, List, Mapping, Set
 import pytest
 import requests_mock
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 
@@ -154,8 +157,8 @@ def test_a_stream_without_its_schema_file_fails_naming_the_file():
 
 
 def docs_stream_table(docs: str) -> List[List[str]]:
-    """The rows of the table under `## Supported streams`, as cells without backticks."""
-    section = docs.split("## Supported streams", 1)[1]
+    """The rows of the table under `## Supported Streams`, as cells without backticks."""
+    section = docs.split("## Supported Streams", 1)[1]
     rows = []
     for line in section.strip().splitlines():
         if not line.startswith("|"):
@@ -217,9 +220,13 @@ def test_abnormal_state_puts_every_incremental_stream_in_the_future(streams):
         assert state[streams[name]["incremental_sync"]["cursor_field"]] > now, name
 
 
+def pyproject() -> Dict[str, Any]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+
+
 def test_metadata_describes_this_connector(manifest, metadata):
-    version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-    package = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    version = pyproject()["tool"]["poetry"]["version"]
+    package = pyproject()["project"]["name"]
 
     assert metadata["dockerImageTag"] == version
     assert metadata["dockerRepository"] == "airbyte/source-kustomer"
@@ -281,6 +288,65 @@ def test_dockerfile_default_base_image_is_the_metadatas(metadata):
     assert re.search(r'^ENTRYPOINT \["source-kustomer"\]$', dockerfile, re.MULTILINE)
 
 
+def test_the_version_and_license_are_written_where_poetry_and_airbytes_checks_read_them(metadata):
+    project, poetry = pyproject()["project"], pyproject()["tool"]["poetry"]
+
+    # The version once, in [tool.poetry]; hatchling reads it from there to build the wheel.
+    assert "version" not in project and "version" in project["dynamic"]
+    assert poetry["version"] == metadata["dockerImageTag"]
+    assert poetry["license"] == project["license"]["text"] == metadata["license"]
+
+
+def locked_versions() -> Dict[str, Dict[str, Any]]:
+    lock = tomllib.loads((REPO / "poetry.lock").read_text(encoding="utf-8"))
+    return {canonicalize_name(package["name"]): package for package in lock["package"]}
+
+
+def test_poetry_lock_pins_every_declared_dependency_within_its_declared_range():
+    """A dependency added to pyproject.toml without `poetry lock` would be installed by nobody."""
+    locked = locked_versions()
+    declared = [Requirement(text) for text in pyproject()["project"]["dependencies"]]
+    declared += [Requirement(f"{name}{spec}") for name, spec in pyproject()["tool"]["poetry"]["group"]["dev"]["dependencies"].items()]
+
+    for requirement in declared:
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{requirement} is not in poetry.lock: run poetry lock"
+        assert requirement.specifier.contains(locked[name]["version"]), f"{requirement}: poetry.lock has {locked[name]['version']}"
+    runtime = {canonicalize_name(r.name) for r in declared[: len(pyproject()["project"]["dependencies"])]}
+    assert all("main" in locked[name]["groups"] for name in runtime)
+
+
+def test_the_installed_dependencies_are_the_locked_versions():
+    locked = locked_versions()
+    installed = {canonicalize_name(dist.metadata["Name"]): dist.version for dist in importlib.metadata.distributions()}
+
+    for name in ("airbyte-cdk", "pydantic", "requests", "pytest", "jsonschema", "markdown-it-py"):
+        assert installed[name] == locked[name]["version"], name
+
+
+def dockerfile_labels() -> Dict[str, str]:
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    return dict(re.findall(r'^LABEL ([\w.]+)="([^"]*)"$', dockerfile, re.MULTILINE))
+
+
+def test_dockerfile_labels_the_image_with_the_metadatas_name_and_version(metadata):
+    labels = dockerfile_labels()
+
+    assert labels.get("io.airbyte.name") == metadata["dockerRepository"]
+    assert labels.get("io.airbyte.version") == metadata["dockerImageTag"]
+
+
+def test_dockerfile_installs_poetry_locks_runtime_dependencies_with_the_makefiles_poetry():
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+
+    assert re.search(r"^ARG POETRY_VERSION=\d+\.\d+\.\d+$", dockerfile, re.MULTILINE)
+    assert "ARG POETRY_VERSION=" in makefile and "poetry==$(POETRY_VERSION)" in makefile
+    assert re.search(r"^RUN poetry export --only main .*--output requirements\.txt$", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install --no-cache-dir --no-deps -r requirements\.txt", dockerfile, re.MULTILINE)
+    assert not (REPO / "requirements.lock").exists(), "the pins are poetry.lock's alone"
+
+
 def test_docs_changelog_has_the_current_version(docs, metadata):
     changelog = docs.split("## Changelog", 1)[1]
 
@@ -320,15 +386,20 @@ def test_sample_configs_are_valid_configs_for_the_spec(config_path):
     assert normalize_config(read_json(config_path))
 
 
-def test_the_spec_and_the_config_validation_agree_on_rate_limit_share(manifest):
+def test_the_spec_and_the_config_validation_both_take_rate_limit_share_from_10_to_100_as_the_guide_says(manifest):
     from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, normalize_config
 
+    # The user's guide (docs/kustomer.md): "in percent, 10 to 100", default 80. Written here, not read from the spec.
+    documented = {"minimum": 10, "maximum": 100, "default": 80}
     field = manifest["spec"]["connection_specification"]["properties"]["rate_limit_share"]
     base = {"api_token": "t", "start_date": "2025-01-01"}
 
-    assert field["type"] == "integer" and field["default"] == DEFAULT_RATE_LIMIT_SHARE == 80
-    for accepted in (field["minimum"], field["maximum"]):
+    assert "10 to 100" in (REPO / "docs" / "kustomer.md").read_text()
+    assert field["type"] == "integer"
+    assert {key: field[key] for key in documented} == documented
+    assert DEFAULT_RATE_LIMIT_SHARE == documented["default"] == normalize_config(base)["rate_limit_share"]
+    for accepted in (10, 11, 99, 100):
         assert normalize_config({**base, "rate_limit_share": accepted})["rate_limit_share"] == accepted
-    for refused in (field["minimum"] - 1, field["maximum"] + 1):
-        with pytest.raises(ConfigError):
+    for refused in (9, 101, 0):
+        with pytest.raises(ConfigError, match="rate_limit_share"):
             normalize_config({**base, "rate_limit_share": refused})

@@ -63,12 +63,16 @@ def test_pages_follow_links_next_until_it_is_null(kustomer):
 
 
 def test_page_size_from_config_is_used_and_capped_at_the_endpoint_maximum(kustomer):
-    kustomer.add("customers", [kustomer_object("customer", f"c{i}", _ts(BASE, i)) for i in range(250)])
+    kustomer.add("customers", [kustomer_object("customer", f"c{i}", _ts(BASE, i)) for i in range(600)])
+    kustomer.add("tags", [kustomer_object("tag", f"t{i}", _ts(BASE, i)) for i in range(250)])
 
-    output = read_source(ConfigBuilder().set("page_size", 100).build(), catalog("customers", "tags"))
+    # 250: within search's largest page (500), beyond the tags list's (100).
+    output = read_source(ConfigBuilder().set("page_size", 250).build(), catalog("customers", "tags"))
 
-    assert len(records_of(output, "customers")) == 250
-    assert {r["page_size"] for r in kustomer.search_requests} == {100}
+    assert len(records_of(output, "customers")) == 600
+    assert len(records_of(output, "tags")) == 250
+    assert {r["page_size"] for r in kustomer.search_requests} == {250}
+    assert {r["asked"] for r in kustomer.list_requests} == {100}
 
 
 def test_a_page_size_under_100_is_raised_to_100_for_search_so_no_search_goes_past_kustomers_100_pages(kustomer):
@@ -80,7 +84,7 @@ def test_a_page_size_under_100_is_raised_to_100_for_search_so_no_search_goes_pas
     assert {r["id"] for r in records_of(output, "customers")} == {f"c{i:05d}" for i in range(12_000)}
     assert {r["page_size"] for r in kustomer.search_requests} == {100}
     assert max(r["page"] for r in kustomer.search_requests) <= 100
-    assert {r["page_size"] for r in kustomer.list_requests} == {50}  # the list endpoints keep the configured size
+    assert {r["asked"] for r in kustomer.list_requests} == {50}  # the list endpoints keep the configured size
     assert not output.errors
 
 

@@ -1,0 +1,27 @@
+"""Whether the connector's spec still accepts every config the published version accepted.
+
+Airbyte's own rule, from the CDK's standard tests (`airbyte_cdk.test.standard_tests._spec_compatibility.compare_specs`,
+a private module: the one place this project reads it). The CDK's `test_docker_image_spec_backward_compatibility`
+compares with the spec published on Airbyte's registry, out of reach here; this compares with the published 1.0.0
+spec kept beside this file. `unit_tests/test_spec_compatibility.py` checks the rule still flags what it must.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List, Mapping
+
+from airbyte_cdk.test.standard_tests._spec_compatibility import compare_specs
+
+PUBLISHED_VERSION = "1.0.0"
+PUBLISHED_SPEC = Path(__file__).with_name(f"published_spec_{PUBLISHED_VERSION}.json")
+
+
+def published_spec() -> Mapping[str, Any]:
+    return json.loads(PUBLISHED_SPEC.read_text(encoding="utf-8"))
+
+
+def breaking_changes(current: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> List[str]:
+    """What `current` (a `spec` message's `spec`, as JSON) refuses that `previous` (default: the published spec) accepted."""
+    return list(compare_specs(previous if previous is not None else published_spec(), current).breaking)
