@@ -48,7 +48,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import orjson
 import requests
 
-from integration_tests.cli import configured_catalog, console_script, write_json
+from integration_tests import streams
+from integration_tests.cli import configured_catalog, console_script, parse_messages, write_json
 from integration_tests.emulator import CONNECTOR_STREAM
 from source_kustomer.cdk_internals import share_of_window
 from source_kustomer.records import KustomerRecordFlattener
@@ -77,16 +78,15 @@ LATENCY_MS = 100
 
 # What the search-backed streams send (manifest.yaml, search_stream): 90-day windows, 500 a page, updated_at asc.
 SEARCH_PATH = "/v1/customers/search"
-SEARCH_CONTEXTS = {"customers": "customer", "conversations": "conversation", "messages": "message",
-                   "notes": "note", "kobjects": "kobject", "companies": "company"}
-# Searched by created_at (append-only, no updated_at), in windows split until each fits under the search cap.
-CREATED_AT_CONTEXTS = {"conversation_times": "conversation_time"}
-SEARCH_PAGE_SIZE = 500
-SEARCH_CAP = 10_000
+# The updated_at searches (the raw loop's); conversation times are searched by created_at (append-only, no
+# updated_at), in windows split until each fits under the search cap.
+SEARCH_CONTEXTS = {name: context for name, context in streams.SEARCH_CONTEXTS.items() if streams.stream(name).cursor_attribute == "updated_at"}
+SEARCH_PAGE_SIZE = streams.search_page_size()
+SEARCH_CAP = streams.search_restart_records()
 WINDOW = timedelta(days=90)
-LIST_PAGE_SIZES = {"users": 500, "teams": 500, "tags": 100, "shortcuts": 100, "slas": 100, "klasses": 100,
-                   "brands": 100, "schedules": 100, "satisfaction": 100}
-METADATA_RESOURCES = ("customer", "conversation", "message", "company")
+# What the list-backed streams ask of each endpoint: its path and their largest page (manifest.yaml).
+LIST_PAGE_SIZES = {streams.LIST_PATHS[stream]: size for stream, size in streams.LIST_MAX_PAGE.items()}
+METADATA_RESOURCES = tuple(streams.metadata_objects())
 
 TARGETS = {
     "cpu_records_per_s": 10_000,
@@ -162,13 +162,13 @@ class Emulator:
         """Records each stream holds from start_date on: the search's own total for search-backed streams."""
         totals = {}
         for stream in streams:
-            context = SEARCH_CONTEXTS.get(stream) or CREATED_AT_CONTEXTS.get(stream)
+            context = streams.SEARCH_CONTEXTS.get(stream)
             if context is None:
                 if stream in self.counts:
                     totals[CONNECTOR_STREAM.get(stream, stream)] = self.counts[stream]  # list streams: start_date precedes every record
                 continue
-            cursor = "created_at" if stream in CREATED_AT_CONTEXTS else "updated_at"
-            body = {"queryContext": context, "and": [{f"{context}_{cursor}": {"gte": start_date}}], "includeDeleted": True}
+            body = {"queryContext": context, "and": [{f"{context}_{streams.stream(stream).cursor_attribute}": {"gte": start_date}}],
+                    "includeDeleted": True}
             response = self.session.post(self.url + SEARCH_PATH, params={"pageSize": 1}, json=body,
                                          headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
             response.raise_for_status()
@@ -290,7 +290,7 @@ def discover(cli: List[str], config: Dict[str, Any], workdir: Path) -> Dict[str,
     config_path = write_json(workdir / "discover-config.json", config)
     completed = subprocess.run([*cli, "discover", "--config", str(config_path)], cwd=workdir, capture_output=True, text=True,
                                timeout=600, check=False)
-    catalogs = [json.loads(line)["catalog"] for line in completed.stdout.splitlines() if line.startswith('{"type":"CATALOG"')]
+    catalogs = [m["catalog"] for m in parse_messages(completed.stdout) if m["type"] == "CATALOG"]
     if completed.returncode != 0 or not catalogs:
         raise RuntimeError(f"discover failed: {completed.stdout[-2000:]}{completed.stderr[-2000:]}")
     return catalogs[0]
@@ -367,10 +367,10 @@ def raw_read(url: str, token: str, start_date: str, output: Optional[Path] = Non
                     gte, page = last_updated_at, 1
                 else:
                     page += 1
-    for stream, size in LIST_PAGE_SIZES.items():
+    for path, size in LIST_PAGE_SIZES.items():
         page = 1
         while True:
-            response = session.get(f"{url}/v1/{stream}", params={"page": page, "pageSize": size}, timeout=60)
+            response = session.get(f"{url}{path}", params={"page": page, "pageSize": size}, timeout=60)
             response.raise_for_status()
             document = orjson.loads(response.content) if sink else response.json()
             records += len(document["data"])

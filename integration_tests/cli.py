@@ -24,12 +24,34 @@ def console_script() -> str:
     return found
 
 
+def parse_message(line: str) -> Optional[Dict[str, Any]]:
+    """One line of a connector's stdout as an Airbyte message; None for a line that is not one."""
+    if not line.startswith("{"):
+        return None
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
+
+
+def parse_messages(stdout: str) -> List[Dict[str, Any]]:
+    """The Airbyte messages of a connector's stdout, in order."""
+    return [m for m in map(parse_message, stdout.splitlines()) if m is not None]
+
+
 @dataclass
 class Run:
+    """One run of the connector (the console script, in-process or in a container): its exit code, output and the
+    Airbyte messages of its stdout. The one parser of Airbyte output the tests and tooling use."""
+
     exit_code: int
     stdout: str
     stderr: str
     messages: List[Dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, exit_code: int, stdout: str, stderr: str = "") -> "Run":
+        return cls(exit_code, stdout, stderr, parse_messages(stdout))
 
     def of_type(self, message_type: str) -> List[Dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == message_type]
@@ -42,6 +64,17 @@ class Run:
         for message in self.of_type("RECORD"):
             grouped[message["record"]["stream"]].append(message["record"]["data"])
         return grouped
+
+    def ids_by_stream(self) -> Dict[str, List[str]]:
+        return {stream: [record["id"] for record in records] for stream, records in self.records_by_stream().items()}
+
+    def connection_status(self) -> Dict[str, Any]:
+        """The run's one CONNECTION_STATUS."""
+        (status,) = self.of_type("CONNECTION_STATUS")
+        return status["connectionStatus"]
+
+    def tail(self, chars: int = 3000) -> str:
+        return f"exit code {self.exit_code}\n--- stdout ---\n{self.stdout[-chars:]}\n--- stderr ---\n{self.stderr[-chars:]}"
 
     def id_counts(self, stream: str) -> Counter:
         return Counter(record["id"] for record in self.records(stream))
@@ -77,14 +110,7 @@ def run_cli(args: List[str], workdir: Path, timeout: float = 600, env: Optional[
         check=False,
         env=None if env is None else dict(env),
     )
-    messages = []
-    for line in completed.stdout.splitlines():
-        if line.startswith("{"):
-            try:
-                messages.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return Run(completed.returncode, completed.stdout, completed.stderr, messages)
+    return Run.of(completed.returncode, completed.stdout, completed.stderr)
 
 
 def instant_backoff_env(waits_file: Path) -> Dict[str, str]:

@@ -9,7 +9,6 @@ objects in the org and shows what an incremental second read delivers.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -20,21 +19,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, List
 
-from integration_tests.emulator import CONNECTOR_STREAM, DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.cli import console_script, parse_message, parse_messages
+from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.expected import custom_attribute_ids, ids_since
+from integration_tests.streams import SEARCH_STREAMS, emulator_stream
+
+START_DATE = "2024-01-01T00:00:00Z"
 
 
 def cli() -> List[str]:
-    script = Path(sys.executable).parent / "source-kustomer"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("source-kustomer")
-    if not found:
+    try:
+        return [console_script()]
+    except RuntimeError:
         sys.exit("source-kustomer is not installed: run `make demo` (it installs the connector into .venv)")
-    return [found]
-
-
-def messages(output: str) -> List[Dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def run_command(args: List[str]) -> List[Dict[str, Any]]:
@@ -42,13 +39,13 @@ def run_command(args: List[str]) -> List[Dict[str, Any]]:
     if completed.returncode != 0:
         sys.stderr.write(completed.stdout[-3000:] + completed.stderr[-3000:])
         sys.exit(f"source-kustomer {args[0]} failed with exit code {completed.returncode}")
-    return messages(completed.stdout)
+    return parse_messages(completed.stdout)
 
 
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="kustomer-demo-"))
     with KustomerEmulator(seed=42) as emulator:
-        config = {"api_token": DEFAULT_TOKEN, "start_date": "2024-01-01T00:00:00Z", "api_url": emulator.url}
+        config = {"api_token": DEFAULT_TOKEN, "start_date": START_DATE, "api_url": emulator.url}
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps(config))
         print(f"Kustomer emulator on {emulator.url} (sample org, seed 42)")
@@ -86,9 +83,6 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-SEARCH_STREAMS = ("customers", "conversations", "messages", "notes", "kobjects", "companies")
-
-
 def is_search_backed(stream: str) -> bool:
     return stream in SEARCH_STREAMS or stream.startswith("kobjects_")
 
@@ -102,7 +96,7 @@ def add_history(emulator: KustomerEmulator) -> None:
             updated = now - timedelta(days=770 + 9 * i)
             old.append({"attributes": {"updatedAt": updated.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
                                        "createdAt": (updated - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}})
-        emulator.upsert(stream, old)
+        emulator.upsert(emulator_stream(stream), old)
 
 
 def read_deletions(config_path: Path, catalog_path: Path, workdir: Path, states: List[Any], emulator: KustomerEmulator) -> None:
@@ -148,9 +142,9 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
     assert process.stdout is not None
     last_progress = 0.0
     for line in process.stdout:
-        if not line.startswith("{"):
+        message = parse_message(line)
+        if message is None:
             continue
-        message = json.loads(line)
         if message["type"] == "RECORD":
             record = message["record"]
             counts[record["stream"]] += 1
@@ -189,22 +183,9 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
     return list(state_messages.values())
 
 
-# The emulator's name for a stream's objects where it is not the stream's own (its path under /v1/).
-EMULATOR_STREAM = {connector: emulator for emulator, connector in CONNECTOR_STREAM.items()}
-
-
-def klass_stream(klass_name: str) -> str:
-    return "kobjects_" + re.sub(r"[^a-z0-9]+", "_", klass_name.lower())
-
-
 def expected_count(emulator: KustomerEmulator, stream: str) -> int:
-    klasses = {klass_stream(k["attributes"]["name"]): k for k in emulator.records("klasses")}
-    if stream in klasses:
-        return sum(o["relationships"]["klass"]["data"]["id"] == klasses[stream]["id"] for o in emulator.records("kobjects"))
-    if stream != "custom_attributes":
-        return len(emulator.records(EMULATOR_STREAM.get(stream, stream)))
-    object_types = ["customer", "conversation", "message", "company"] + ["kobject." + k["attributes"]["name"] for k in klasses.values()]
-    return sum(len(emulator.metadata(o)["data"]["attributes"]["properties"]) for o in object_types)
+    """The emulator's objects a read from START_DATE delivers (each of them: the sample data is younger)."""
+    return len(custom_attribute_ids(emulator) if stream == "custom_attributes" else ids_since(emulator, stream, START_DATE))
 
 
 def summarize_state(state: Any) -> str:

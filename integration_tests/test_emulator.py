@@ -184,6 +184,32 @@ def test_record_shape(client):
     assert k["relationships"]["customer"]["data"]["type"] == "customer"
 
 
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+@pytest.mark.parametrize("bounds", [{"gte": "2025-06-01", "lte": "2026-03-01"}, {"gt": "2025-11-30T12:34:56.789Z"},
+                                    {"lt": "2025-11-30T12:34:56.789Z"}, {"equals": "2025-11-30T12:34:56.789Z"}])
+def test_the_indexed_search_answers_as_the_search_rules_do(client, direction, bounds):
+    """The store's index answers searches on updatedAt alone; any other goes through the rules in search.py
+    (matches, order). Both answer every page alike, the tie block included."""
+    criteria = [{"customer_updated_at": {op: value}} for op, value in bounds.items()]
+    everything = [{"customer_created_at": {"gte": "2000-01-01"}}]  # an `or` term: the search no longer uses the index
+
+    def pages(body):
+        found, page = [], 1
+        while True:
+            st, _, answer = client.search(body, page=page, page_size=300)
+            assert st == 200, answer
+            found += [d["id"] for d in answer["data"]]
+            if not answer["links"]["next"]:
+                return found
+            page += 1
+
+    indexed = pages({"queryContext": "customer", "and": criteria, "sort": [{"customer_updated_at": direction}], "includeDeleted": True})
+    generic = pages({"queryContext": "customer", "and": criteria, "or": everything, "sort": [{"customer_updated_at": direction}],
+                     "includeDeleted": True})
+
+    assert indexed and indexed == generic
+
+
 def test_search_window_sort_cap_and_errors(client, emu):
     lo, hi = "2025-06-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z"
     expected = sorted((r["attributes"]["updatedAt"], r["id"]) for r in emu.records("conversations")

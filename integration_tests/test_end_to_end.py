@@ -12,8 +12,9 @@ import pytest
 import requests
 
 from integration_tests.cli import configured_catalog, run_cli, write_json
-from integration_tests.emulator import CONNECTOR_STREAM, DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.emulator.auth import NO_METADATA_TOKEN
+<<<<<<< HEAD
 from source_kustomer.manifest import load_manifest
 
 pytestmark = pytest.mark.e2e
@@ -22,14 +23,24 @@ SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects",
 LIST_STREAMS = ["users", "teams", "tags", "shortcuts", "slas", "klasses", "brands", "business_schedules", "satisfaction_forms"]
 # Every stream the manifest declares (the per-klass streams come on top).
 STATIC_STREAMS = list(load_manifest()["definitions"]["streams"])
+=======
+from integration_tests.expected import custom_attribute_ids, ids_since, klasses_by_stream, metadata_properties
+from integration_tests.streams import LIST_STREAMS, SEARCH_CONTEXTS, SEARCH_STREAMS, STATIC_STREAMS, emulator_stream
+
+pytestmark = pytest.mark.e2e
+
+>>>>>>> main
 START_DATE = "2024-06-01T00:00:00Z"
-# The emulator's name of a stream's objects, where it is not the stream's (its path under /v1/).
-EMULATOR_STREAM = {connector: emulator for emulator, connector in CONNECTOR_STREAM.items()}
+
+
+# Every search-backed stream holds more than one search page (500) of objects, so that a page skipped or read twice
+# shows in the id comparisons (test_every_search_stream_reads_more_than_one_page_of_its_window guards it).
+COUNTS = {"customers": 6_000, "kobjects": 1_500, "companies": 1_200}
 
 
 @pytest.fixture(scope="module")
 def emulator():
-    with KustomerEmulator(seed=11, counts={"customers": 6_000}, tie_block=2_500) as running:
+    with KustomerEmulator(seed=11, counts=COUNTS, tie_block=2_500) as running:
         yield running
 
 
@@ -51,45 +62,22 @@ def catalog(config_path, workdir) -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def full_read(config_path, catalog, workdir):
+def full_read(emulator, config_path, catalog, workdir):
     catalog_path = write_json(workdir / "catalog_full.json", configured_catalog(catalog))
+    emulator.reset()
     run = run_cli(["read", "--config", str(config_path), "--catalog", str(catalog_path)], workdir)
     assert run.exit_code == 0 and not run.errors(), (run.errors(), run.stderr[-2000:])
+    run.search_pages = emulator.stats()["search_pages"]  # type: ignore[attr-defined]  # the highest page per queryContext
     return run
 
 
 def _expected_ids(emulator: KustomerEmulator, stream: str) -> set:
     """Every object updated at or after start_date: full refresh and incremental both start there."""
-    since = START_DATE.replace("Z", ".000Z")
-    return {o["id"] for o in emulator.records(EMULATOR_STREAM.get(stream, stream)) if o["attributes"].get("updatedAt", "") >= since}
-
-
-# --- one stream per klass ---------------------------------------------------------------------------------------
-
-
-def _klass_stream(klass_name: str) -> str:
-    """The documented rule: `kobjects_` + the name lower-cased, each run of characters other than a-z, 0-9 as `_`."""
-    return "kobjects_" + re.sub(r"[^a-z0-9]+", "_", klass_name.lower())
+    return ids_since(emulator, stream, START_DATE)
 
 
 def _klasses(emulator: KustomerEmulator) -> Dict[str, Dict[str, Any]]:
-    """The emulator's klasses by the name of their stream."""
-    return {_klass_stream(k["attributes"]["name"]): k for k in emulator.records("klasses")}
-
-
-def _klass_ids(emulator: KustomerEmulator, klass: Dict[str, Any]) -> set:
-    since = START_DATE.replace("Z", ".000Z")
-    return {
-        o["id"]
-        for o in emulator.records("kobjects")
-        if o["relationships"]["klass"]["data"]["id"] == klass["id"] and o["attributes"]["updatedAt"] >= since
-    }
-
-
-def _metadata(emulator: KustomerEmulator, object_type: str) -> Dict[str, Any]:
-    response = requests.get(f"{emulator.url}/v1/metadata/{object_type}", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, timeout=10)
-    response.raise_for_status()
-    return response.json()["data"]["attributes"]["properties"]
+    return klasses_by_stream(emulator)
 
 
 def _all_streams(emulator: KustomerEmulator) -> List[str]:
@@ -119,7 +107,7 @@ def test_each_klass_stream_is_typed_with_its_own_klass_attributes(catalog, emula
     streams = {s["name"]: s for s in catalog["streams"]}
 
     for stream, klass in _klasses(emulator).items():
-        declared = _metadata(emulator, "kobject." + klass["attributes"]["name"])
+        declared = metadata_properties(emulator, "kobject." + klass["attributes"]["name"])
         custom = streams[stream]["json_schema"]["properties"]["custom"]["properties"]
         assert declared, stream
         assert set(custom) == {_snake(name) for name in declared}, stream
@@ -130,7 +118,7 @@ def test_each_klass_stream_is_typed_with_its_own_klass_attributes(catalog, emula
 
 def test_kobjects_is_typed_with_every_klass_attributes(catalog, emulator):
     custom = next(s for s in catalog["streams"] if s["name"] == "kobjects")["json_schema"]["properties"]["custom"]["properties"]
-    union = {_snake(name) for k in emulator.records("klasses") for name in _metadata(emulator, "kobject." + k["attributes"]["name"])}
+    union = {_snake(name) for k in emulator.records("klasses") for name in metadata_properties(emulator, "kobject." + k["attributes"]["name"])}
 
     assert union and set(custom) == union
 
@@ -141,7 +129,7 @@ def test_a_full_read_of_each_klass_stream_yields_exactly_that_klass_objects(full
 
     for stream, klass in klasses.items():
         counts = full_read.id_counts(stream)
-        expected = _klass_ids(emulator, klass)
+        expected = _expected_ids(emulator, stream)
         assert expected, stream
         assert set(counts) == expected, stream
         assert all(count == 1 for count in counts.values()), stream
@@ -157,6 +145,14 @@ def test_search_streams_deliver_every_record_updated_since_start_date(full_read,
     assert set(counts) == expected
     duplicates = sum(counts.values()) - len(counts)
     assert duplicates <= len(expected) * 0.01, f"{duplicates} duplicates"
+
+
+@pytest.mark.parametrize("stream", SEARCH_STREAMS)
+def test_every_search_stream_reads_more_than_one_page_of_its_window(full_read, emulator, stream):
+    """The precondition of the id comparisons above catching a skipped page: the read pages through a window."""
+    context = SEARCH_CONTEXTS[stream]
+
+    assert full_read.search_pages.get(context, 0) >= 2, (stream, full_read.search_pages)
 
 
 @pytest.mark.parametrize("stream", LIST_STREAMS)
@@ -179,14 +175,9 @@ def test_the_tie_block_is_read_in_full(full_read, emulator):
 
 def test_custom_attributes_stream_lists_what_the_metadata_declares(full_read, emulator):
     rows = full_read.records("custom_attributes")
-    metadata = requests.get(f"{emulator.url}/v1/metadata/customer", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, timeout=10).json()
 
-    declared = set(metadata["data"]["attributes"]["properties"])
-    assert {r["name"] for r in rows if r["object_type"] == "customer"} == declared
-    per_klass = {
-        f"kobject.{k['attributes']['name']}.{name}" for k in emulator.records("klasses") for name in _metadata(emulator, "kobject." + k["attributes"]["name"])
-    }
-    assert {r["id"] for r in rows if r["object_type"] == "kobject"} == per_klass
+    assert {r["name"] for r in rows if r["object_type"] == "customer"} == set(metadata_properties(emulator, "customer"))
+    assert {r["id"] for r in rows} == custom_attribute_ids(emulator)
 
 
 def test_records_validate_against_the_discovered_schema(full_read, catalog, emulator):
@@ -245,7 +236,7 @@ def _expected_record(obj: Dict[str, Any]) -> Dict[str, Any]:
 @pytest.mark.parametrize("stream", SEARCH_STREAMS + LIST_STREAMS)
 def test_records_have_exactly_the_specified_shape(full_read, emulator, stream):
     delivered = {r["id"]: r for r in full_read.records(stream)}
-    originals = [o for o in emulator.records(EMULATOR_STREAM.get(stream, stream)) if o["id"] in delivered]
+    originals = [o for o in emulator.records(emulator_stream(stream)) if o["id"] in delivered]
 
     assert originals
     for obj in originals[:300]:
@@ -364,7 +355,10 @@ def test_a_window_over_the_search_cap_is_read_in_full(workdir):
             {"attributes": {"name": f"bulk {i}", "updatedAt": (base + timedelta(seconds=i * 7)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}}
             for i in range(10_400)
         ]
-        tie = [{"attributes": {"name": f"tie {i}", "updatedAt": "2025-05-02T12:00:00.000Z"}} for i in range(3_000)]
+        # 3,000 objects sharing one updatedAt among the bulk's 9,000th and 9,001st: the 10,000th result falls inside them,
+        # so the window starts again at that updatedAt and must read the whole tie again (criteria gte, not gt)
+        tie_at = (base + timedelta(seconds=9_000 * 7 + 3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        tie = [{"attributes": {"name": f"tie {i}", "updatedAt": tie_at}} for i in range(3_000)]
         _upsert(emulator, "customers", bulk + tie)
         config = write_json(workdir / "cap_config.json", {"api_token": DEFAULT_TOKEN, "start_date": "2025-04-20", "api_url": emulator.url})
         discovered = run_cli(["discover", "--config", str(config)], workdir).of_type("CATALOG")[0]["catalog"]
@@ -373,7 +367,7 @@ def test_a_window_over_the_search_cap_is_read_in_full(workdir):
         run = run_cli(["read", "--config", str(config), "--catalog", str(catalog_path)], workdir)
 
         assert run.exit_code == 0 and not run.errors(), run.errors()
-        expected = {o["id"] for o in emulator.records("customers") if o["attributes"]["updatedAt"] >= "2025-04-20T00:00:00.000Z"}
+        expected = ids_since(emulator, "customers", "2025-04-20")
         counts = run.id_counts("customers")
         assert len(expected) >= 13_400
         assert set(counts) == expected

@@ -16,12 +16,14 @@ import pytest
 
 from integration_tests.cli import Run, configured_catalog, run_cli, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, NO_AUDIT_TOKEN, KustomerEmulator
+from integration_tests.emulator.search import ARCHIVE_CONTEXTS
+from integration_tests.expected import ids_since
+from integration_tests.streams import SEARCH_CONTEXTS, SEARCH_STREAMS
 from integration_tests.test_end_to_end import _expected_record
 
 pytestmark = pytest.mark.e2e
 
-SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects", "companies"]
-ARCHIVED_STREAMS = [s for s in SEARCH_STREAMS if s != "notes"]  # archive search refuses the note context
+ARCHIVED_STREAMS = [s for s in SEARCH_STREAMS if SEARCH_CONTEXTS[s] in ARCHIVE_CONTEXTS]  # archive search refuses notes
 COUNTS = {"customers": 400, "conversations": 300, "messages": 500, "notes": 150, "kobjects": 120, "companies": 60}
 OLD_PER_STREAM = 25
 AUDIT_ROLE = "org.permission.audit_logs.read"
@@ -78,14 +80,10 @@ def _warnings(run: Run) -> List[str]:
     return [m["log"]["message"] for m in run.of_type("LOG") if m["log"]["level"] == "WARN"]
 
 
-def _ids_since(emulator: KustomerEmulator, stream: str, since: str) -> set:
-    return {o["id"] for o in emulator.records(stream) if o["attributes"]["updatedAt"] >= since}
-
-
 @pytest.mark.parametrize("stream", ARCHIVED_STREAMS)
 def test_a_full_read_from_three_years_back_delivers_objects_older_than_two_years(full_read, emulator, stream):
     horizon = emulator.search_horizon()
-    expected = _ids_since(emulator, stream, START_DATE.replace("Z", ".000Z"))
+    expected = ids_since(emulator, stream, START_DATE)
     old = {o["id"] for o in emulator.records(stream) if o["attributes"]["updatedAt"] < horizon}
 
     delivered = set(full_read.id_counts(stream))
@@ -110,7 +108,7 @@ def test_a_stream_archive_search_refuses_exits_0_with_one_warning_naming_it(full
 
     assert len(warnings) == 1
     assert warnings[0].startswith("notes:") and "HTTP 400" in warnings[0] and "note" in warnings[0]
-    recent = _ids_since(emulator, "notes", emulator.search_horizon())
+    recent = ids_since(emulator, "notes", emulator.search_horizon())
     assert recent <= set(full_read.id_counts("notes"))
 
 
@@ -251,7 +249,7 @@ def test_a_failing_audit_log_or_archive_answer_is_retried(emulator, catalog, wor
     assert run.exit_code == 0 and not run.errors(), run.errors()
     assert emulator.stats()["faults_applied"] >= 1
     assert hard <= {r["id"] for r in run.records(stream) if r.get("_ab_cdc_deleted_at")}
-    assert _ids_since(emulator, stream, START_DATE.replace("Z", ".000Z")) <= set(run.id_counts(stream))
+    assert ids_since(emulator, stream, START_DATE) <= set(run.id_counts(stream))
 
 
 def test_an_audit_log_error_that_cannot_be_retried_fails_the_stream_with_kustomers_reason(emulator, catalog, workdir, deletions):

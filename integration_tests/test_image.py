@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
@@ -21,8 +19,11 @@ from typing import Any, Dict, List, Optional, Set
 import pytest
 import yaml
 
+from integration_tests.cli import Run
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.expected import custom_attribute_ids, ids_since, klasses_by_stream
 from integration_tests.spec_compatibility import breaking_changes
+from integration_tests.streams import STATIC_STREAMS
 
 pytestmark = pytest.mark.image
 
@@ -48,54 +49,6 @@ COUNTS = {
 # A year back: four 90-day search windows per search stream, so the read stays inside one minute's search
 # budget (100 requests) and the test measures the image, not the rate limiter.
 START_DATE = (datetime.now(timezone.utc) - timedelta(days=330)).strftime("%Y-%m-%dT00:00:00Z")
-# What the custom_attributes stream reads: GET /v1/metadata/<object>, and GET /v1/metadata/kobject.<klass> per klass.
-METADATA_OBJECTS = ("customer", "conversation", "message", "company")
-# The emulator's name of a stream's objects, where it is not the stream's (its path under /v1/).
-EMULATOR_STREAM = {"business_schedules": "schedules", "satisfaction_forms": "satisfaction"}
-
-
-def manifest_stream_names() -> List[str]:
-    """The stream names the repository's manifest declares, following its `$ref`s."""
-    manifest = yaml.safe_load((REPO / "manifest.yaml").read_text(encoding="utf-8"))
-
-    def resolve(node: Dict[str, Any]) -> Dict[str, Any]:
-        if "$ref" not in node:
-            return node
-        target: Any = manifest
-        for part in node["$ref"].lstrip("#/").split("/"):
-            target = target[part]
-        return {**resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
-
-    def name(stream: Dict[str, Any]) -> str:
-        return stream.get("name") or stream["$parameters"]["name"]  # search streams name themselves in $parameters
-
-    return [name(resolve(stream)) for stream in manifest["streams"]]
-
-
-@dataclass
-class ContainerRun:
-    status: int
-    stdout: str
-    stderr: str
-
-    @property
-    def messages(self) -> List[Dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
-
-    def of_type(self, message_type: str) -> List[Dict[str, Any]]:
-        return [m for m in self.messages if m.get("type") == message_type]
-
-    def errors(self) -> List[Dict[str, Any]]:
-        return [m["trace"]["error"] for m in self.of_type("TRACE") if m["trace"].get("type") == "ERROR"]
-
-    def ids_by_stream(self) -> Dict[str, List[str]]:
-        ids: Dict[str, List[str]] = {}
-        for message in self.of_type("RECORD"):
-            ids.setdefault(message["record"]["stream"], []).append(message["record"]["data"]["id"])
-        return ids
-
-    def tail(self, chars: int = 3000) -> str:
-        return f"exit status {self.status}\n--- stdout ---\n{self.stdout[-chars:]}\n--- stderr ---\n{self.stderr[-chars:]}"
 
 
 def _engine_unavailable(reason: str) -> None:
@@ -170,7 +123,7 @@ def put_file(directory: Path, source: Path) -> str:
     return f"/secrets/{source.name}"
 
 
-def run_connector(engine, image: str, args: List[str], secrets: Optional[Path] = None) -> ContainerRun:
+def run_connector(engine, image: str, args: List[str], secrets: Optional[Path] = None) -> Run:
     name = f"source-kustomer-test-{args[0]}-{uuid.uuid4().hex[:10]}"
     volumes = {str(secrets): {"bind": "/secrets", "mode": "ro"}} if secrets else None
     container = engine.containers.create(image, command=args, name=name, network_mode="host", volumes=volumes)
@@ -181,7 +134,7 @@ def run_connector(engine, image: str, args: List[str], secrets: Optional[Path] =
         stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
     finally:
         container.remove(force=True)
-    return ContainerRun(status=status, stdout=stdout, stderr=stderr)
+    return Run.of(status, stdout, stderr)
 
 
 def good_config(emulator: KustomerEmulator) -> Dict[str, Any]:
@@ -190,23 +143,7 @@ def good_config(emulator: KustomerEmulator) -> Dict[str, Any]:
 
 def expected_ids(emulator: KustomerEmulator, stream: str) -> Set[str]:
     """The emulator's own data: every object updated at or after start_date, or every declared custom attribute."""
-    if stream == "custom_attributes":
-        ids = {
-            f"{obj}.{name}"
-            for obj in METADATA_OBJECTS
-            for name in emulator.metadata(obj)["data"]["attributes"]["properties"]
-        }
-        for klass in emulator.records("klasses"):
-            name = klass["attributes"]["name"]
-            ids.update(f"kobject.{name}.{attribute}" for attribute in emulator.metadata("kobject." + name)["data"]["attributes"]["properties"])
-        return ids
-    since = START_DATE.replace("Z", ".000Z")
-    return {obj["id"] for obj in emulator.records(EMULATOR_STREAM.get(stream, stream)) if obj["attributes"].get("updatedAt", "") >= since}
-
-
-def klass_stream_names(emulator: KustomerEmulator) -> List[str]:
-    """The per-klass streams discover lists besides the manifest's: `kobjects_` + the slugged klass name."""
-    return ["kobjects_" + re.sub(r"[^a-z0-9]+", "_", k["attributes"]["name"].lower()) for k in emulator.records("klasses")]
+    return custom_attribute_ids(emulator) if stream == "custom_attributes" else ids_since(emulator, stream, START_DATE)
 
 
 def test_image_carries_airbytes_labels_with_the_metadatas_name_and_version(engine, image):
@@ -225,7 +162,7 @@ def test_spec_declares_the_connection_fields(engine, image):
 
     run = run_connector(engine, image, ["spec"])
 
-    assert run.status == 0, run.tail()
+    assert run.exit_code == 0, run.tail()
     spec = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]
     assert set(spec["properties"]) == {"api_token", "start_date", "api_url", "page_size", "num_workers", "rate_limit_share"}
     assert spec["properties"] == manifest_spec["properties"]
@@ -245,7 +182,7 @@ def test_check_succeeds_against_the_emulator(engine, image, emulator, secrets):
 
     run = run_connector(engine, image, ["check", "--config", config], secrets)
 
-    assert run.status == 0, run.tail()
+    assert run.exit_code == 0, run.tail()
     status = run.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
     assert status["status"] == "SUCCEEDED", status
 
@@ -267,10 +204,10 @@ def test_discover_lists_the_manifests_streams_and_one_per_klass(engine, image, e
 
     run = run_connector(engine, image, ["discover", "--config", config], secrets)
 
-    assert run.status == 0, run.tail()
+    assert run.exit_code == 0, run.tail()
     streams = run.of_type("CATALOG")[0]["catalog"]["streams"]
     names = [stream["name"] for stream in streams]
-    assert sorted(names) == sorted(manifest_stream_names() + klass_stream_names(emulator))
+    assert sorted(names) == sorted(STATIC_STREAMS + list(klasses_by_stream(emulator)))
     assert all(stream["source_defined_primary_key"] == [["id"]] for stream in streams)
 
 
@@ -280,11 +217,11 @@ def test_read_delivers_every_record_of_every_stream(engine, image, emulator, sec
 
     run = run_connector(engine, image, ["read", "--config", config, "--catalog", catalog], secrets)
 
-    assert run.status == 0, run.tail()
+    assert run.exit_code == 0, run.tail()
     assert not run.errors(), run.errors()
     delivered = run.ids_by_stream()
-    assert set(delivered) == set(manifest_stream_names())
-    for stream in manifest_stream_names():
+    assert set(delivered) == set(STATIC_STREAMS)
+    for stream in STATIC_STREAMS:
         expected = expected_ids(emulator, stream)
         assert expected, f"the emulator has no {stream} updated since {START_DATE}: the test would prove nothing"
         assert set(delivered[stream]) == expected, (
@@ -301,7 +238,7 @@ def test_incremental_read_from_a_future_state_delivers_nothing_already_synced(en
 
     run = run_connector(engine, image, ["read", "--config", config, "--catalog", catalog, "--state", state], secrets)
 
-    assert run.status == 0, run.tail()
+    assert run.exit_code == 0, run.tail()
     assert not run.errors(), run.errors()
     delivered = run.ids_by_stream()
     assert incremental and not incremental & set(delivered), {s: len(delivered[s]) for s in incremental & set(delivered)}

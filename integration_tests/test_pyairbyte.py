@@ -24,6 +24,7 @@ import requests
 
 from integration_tests.cli import console_script, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
+from integration_tests.expected import ids_since, metadata_properties
 
 pytestmark = pytest.mark.pyairbyte
 
@@ -123,12 +124,6 @@ def read_with_pyairbyte(python: Path, project_dir: Path, emulator: KustomerEmula
     return json.loads(result.read_text(encoding="utf-8"))
 
 
-def expected_ids(emulator: KustomerEmulator, stream: str) -> set:
-    """Every object updated at or after start_date (custom_attributes: every definition the metadata declares)."""
-    since = START_DATE.replace("Z", ".000Z")
-    return {o["id"] for o in emulator.records(stream) if o["attributes"].get("updatedAt", "") >= since}
-
-
 def cached_ids(result: Dict[str, Any], stream: str) -> List[str]:
     return [row["id"] for row in result["rows"][stream]]
 
@@ -155,7 +150,7 @@ def test_pyairbyte_reads_into_its_default_duckdb_cache(first_read, project_dir):
 @pytest.mark.parametrize("stream", [s for s in STREAMS if s != "custom_attributes"])
 def test_the_cache_holds_every_record_updated_since_start_date_once(first_read, emulator, stream):
     ids = cached_ids(first_read, stream)
-    expected = expected_ids(emulator, stream)
+    expected = ids_since(emulator, stream, START_DATE)
 
     assert expected and len(expected) < len(emulator.records(stream)), f"start_date does not split the {stream}"
     assert len(ids) == len(expected), f"{stream}: {len(ids)} rows in the cache, {len(expected)} in the emulator"
@@ -163,10 +158,7 @@ def test_the_cache_holds_every_record_updated_since_start_date_once(first_read, 
 
 
 def test_the_cache_holds_every_custom_attribute_definition(first_read, emulator):
-    metadata = requests.get(
-        f"{emulator.url}/v1/metadata/customer", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}, timeout=10
-    ).json()
-    declared = {f"customer.{name}" for name in metadata["data"]["attributes"]["properties"]}
+    declared = {f"customer.{name}" for name in metadata_properties(emulator, "customer")}
     ids = cached_ids(first_read, "custom_attributes")
 
     assert declared and declared <= set(ids)

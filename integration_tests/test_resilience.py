@@ -17,8 +17,9 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from integration_tests.cli import Run, configured_catalog, console_script, instant_backoff_env, run_cli, write_json
+from integration_tests.cli import Run, configured_catalog, console_script, instant_backoff_env, parse_message, run_cli, write_json
 from integration_tests.emulator import KustomerEmulator
+from integration_tests.expected import ids_since
 
 pytestmark = pytest.mark.e2e
 
@@ -67,15 +68,10 @@ def _read(workdir: Path, config: Path, catalog: Dict[str, Any], streams: List[st
     return run_cli(["read", "--config", str(config), "--catalog", str(catalog_path)], workdir, timeout=timeout)
 
 
-def _expected_ids(emulator: KustomerEmulator, stream: str, since: str = START_DATE) -> Set[str]:
-    cutoff = since.replace("Z", ".000Z")
-    return {o["id"] for o in emulator.records(stream) if o["attributes"]["updatedAt"] >= cutoff}
-
-
 def _assert_every_record_arrived(run: Run, emulator: KustomerEmulator, streams: List[str]) -> None:
     assert run.exit_code == 0 and not run.errors(), ([e["message"] for e in run.errors()], run.stderr[-2000:])
     for stream in streams:
-        expected, delivered = _expected_ids(emulator, stream), set(run.id_counts(stream))
+        expected, delivered = ids_since(emulator, stream, START_DATE), set(run.id_counts(stream))
         assert expected, f"the emulator has no {stream} since {START_DATE}"
         assert delivered == expected, f"{stream}: {len(expected - delivered)} missing, {len(delivered - expected)} unexpected"
 
@@ -199,7 +195,7 @@ def _assert_fails_naming(run: Run, emulator: KustomerEmulator, stream: str, *rea
         assert reason in message, message
     assert not run.records(stream)
     for other in set(run.records_by_stream()) - {stream}:
-        assert set(run.id_counts(other)) == _expected_ids(emulator, other), other
+        assert set(run.id_counts(other)) == ids_since(emulator, other, START_DATE), other
 
 
 def test_a_stream_refused_with_429_until_retries_run_out_fails_naming_stream_and_status(emulator, catalog, workdir):
@@ -386,9 +382,9 @@ def _read_until_checkpoint(command: List[str], workdir: Path, stream: str, start
     try:
         for line in process.stdout:  # type: ignore[union-attr]
             output.append(line)
-            if not line.startswith("{"):
+            message = parse_message(line)
+            if message is None:
                 continue
-            message = json.loads(line)
             if message["type"] == "RECORD" and message["record"]["stream"] == stream:
                 since_checkpoint.add(message["record"]["data"]["id"])
             elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
@@ -427,7 +423,7 @@ def test_a_killed_read_resumes_from_its_last_state_without_losing_a_record(emula
 
     assert first["state"] is not None, first["output"][-2000:]
     assert first["exit_code"] != 0, "the first read finished before it was killed"
-    expected = _expected_ids(emulator, "customers", since=start_date)
+    expected = ids_since(emulator, "customers", start_date)
     assert len(first["checkpointed"]) < len(expected)
     assert TOKEN not in first["output"]
     assert second.exit_code == 0 and not second.errors(), second.errors()

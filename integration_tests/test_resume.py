@@ -6,7 +6,6 @@ killed at any point re-reads at most about 10,000 records per stream when it res
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 from collections import Counter
@@ -15,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from integration_tests.cli import configured_catalog, console_script, run_cli, write_json
+from integration_tests.cli import configured_catalog, console_script, parse_message, run_cli, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 
 pytestmark = pytest.mark.e2e
@@ -39,9 +38,9 @@ def _read_until_killed(args: List[str], workdir: Path, kill_after: int) -> tuple
     last_state: Optional[Dict[str, Any]] = None
     states_seen = 0
     for line in process.stdout:
-        if not line.startswith("{"):
+        message = parse_message(line)
+        if message is None:
             continue
-        message = json.loads(line)
         if message["type"] == "RECORD" and message["record"]["stream"] == "customers":
             ids.append(message["record"]["data"]["id"])
             if len(ids) >= kill_after:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests_mock as requests_mock_module
@@ -14,46 +14,49 @@ import requests_mock as requests_mock_module
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
 
+from integration_tests import streams
+from integration_tests.emulator import CONNECTOR_STREAM
+from integration_tests.emulator.audit import AUDIT_MAX_COUNT, AUDIT_PATH, LAST_LINK_NONE, audit_page
+from integration_tests.emulator.auth import ALL_ROLES as EMULATOR_ROLES
+from integration_tests.emulator.custom_attributes import STANDARD_CUSTOM
+from integration_tests.emulator.errors import ApiError
+from integration_tests.emulator.lists import LIST_MAX_PAGE_SIZE, list_paging, status_filter
+from integration_tests.emulator.records import OBJECT_TYPE, normalize_iso
+from integration_tests.emulator.records import dumps as dumps_bytes
+from integration_tests.emulator.routes import envelope
+from integration_tests.emulator.search import SEARCH_CONTEXTS as EMULATOR_CONTEXTS
+from integration_tests.emulator.search import (
+    ARCHIVE_PATH,
+    DEFAULT_SEARCH_HORIZON_DAYS,
+    SEARCH_PAGE_LIMIT,
+    SEARCH_PATH,
+    horizon,
+    horizon_term,
+    matches,
+    order,
+    page_window,
+    parse_search,
+    search_paging,
+)
+
 API_URL = "https://api.kustomerapp.com"
 TOKEN = "unit-test-token-7f3a9c"
 
+# The connector's streams (read from manifest.yaml, integration_tests/streams.py) as Kustomer serves them, by the
+# emulator's tables: the queryContext of each search-backed stream, the path and largest page of each list endpoint
+# (a larger pageSize is cut down to it), the JSON:API type of each stream's objects.
 SEARCH_CONTEXTS = {
-    "customers": "customer",
-    "conversations": "conversation",
-    "messages": "message",
-    "notes": "note",
-    "kobjects": "kobject",
-    "companies": "company",
+    stream: next(context for context, served in EMULATOR_CONTEXTS.items() if served == streams.emulator_stream(stream)) for stream in streams.SEARCH_STREAMS
 }
-LIST_PATHS = {
-    "users": "/v1/users",
-    "teams": "/v1/teams",
-    "tags": "/v1/tags",
-    "shortcuts": "/v1/shortcuts",
-    "slas": "/v1/slas",
-    "klasses": "/v1/klasses",
-    "brands": "/v1/brands",
-    "business_schedules": "/v1/schedules",
-    "satisfaction_forms": "/v1/satisfaction",
-}
-LIST_MAX_PAGE = {
-    "users": 500,
-    "teams": 500,
-    "tags": 100,
-    "shortcuts": 100,
-    "slas": 100,
-    "klasses": 100,
-    "brands": 100,
-    "business_schedules": 100,
-    "satisfaction_forms": 100,
-}
-METADATA_OBJECTS = ("customer", "conversation", "message", "company")
-# The roles of a key that may read every stream (the token document's `attributes.roles`).
-# A key's roles as Kustomer's API reference names them: a read role per resource, and the search role.
-ALL_ROLES = [
-    f"org.permission.{resource}.read"
-    for resource in ("customer", "conversation", "message", "note", "kobject", "company", "user", "team", "tag", "shortcut", "sla", "klass", "metadata")
-] + ["org.permission.search.create"]
+LIST_PATHS = {stream: "/v1/" + streams.emulator_stream(stream) for stream in streams.LIST_STREAMS}
+LIST_MAX_PAGE = {stream: LIST_MAX_PAGE_SIZE[streams.emulator_stream(stream)] for stream in streams.LIST_STREAMS}
+OBJECT_TYPES = {stream: OBJECT_TYPE[streams.emulator_stream(stream)] for stream in streams.SEARCH_STREAMS + streams.LIST_STREAMS}
+# The object types Kustomer has custom attribute definitions of (GET /v1/metadata/<type>; a klass's are set per test).
+METADATA_OBJECTS = tuple(STANDARD_CUSTOM)
+# The roles of a key that may read every stream (the token document's `attributes.roles`), as the emulator's
+# default key has them, but for the optional audit-log role.
+AUDIT_ROLE = "org.permission.audit_logs.read"
+ALL_ROLES = [role for role in EMULATOR_ROLES if role != AUDIT_ROLE]
 
 
 class ConfigBuilder:
@@ -121,40 +124,73 @@ def kustomer_error(status: int, detail: str) -> Dict[str, Any]:
 
 
 def page_body(data: List[Dict[str, Any]], path: str, page: int, page_size: int, total: int) -> Dict[str, Any]:
-    has_next = page * page_size < total
-    return {
-        "meta": {"pageSize": page_size, "page": page, "total": total, "totalPages": -(-total // page_size) if page_size else 0},
-        "links": {
-            "self": f"{path}?page={page}&pageSize={page_size}",
-            "next": f"{path}?page={page + 1}&pageSize={page_size}" if has_next else None,
-        },
-        "data": data,
-    }
+    """Kustomer's paging envelope around `data`, as the emulator writes it."""
+    return json.loads(envelope(path, page, page_size, total, [dumps_bytes(o) for o in data]))
+
+
+_normalized = functools.lru_cache(maxsize=None)(normalize_iso)
+
+
+def _search_value(obj: Mapping[str, Any], field_name: str) -> str:
+    """What Kustomer's search matches and sorts an object by: its id, or its updatedAt / createdAt (normalised)."""
+    if field_name == "id":
+        return obj["id"]
+    attributes = obj["attributes"]
+    return _normalized(attributes["updatedAt"] if field_name == "updated" else attributes.get("createdAt", attributes["updatedAt"]))
+
+
+def _query(request) -> Dict[str, str]:  # type: ignore[no-untyped-def]
+    return {k: v[-1] for k, v in parse_qs(urlsplit(request.url).query, keep_blank_values=True).items()}
+
+
+def _answering(handler: Callable[..., Dict[str, Any]]) -> Callable[..., Dict[str, Any]]:
+    """A requests-mock callback that answers an ApiError of the shared rules as Kustomer's error document."""
+
+    @functools.wraps(handler)
+    def answer(request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+        try:
+            return handler(request, context)
+        except ApiError as error:
+            context.status_code = error.status
+            return kustomer_error(error.status, error.detail)
+
+    return answer
 
 
 @dataclass
 class FakeKustomer:
-    """A requests-level stand-in for Kustomer's list and search endpoints, recording every request it answers."""
+    """A requests-level stand-in for Kustomer's list, search, archive search, audit log, metadata and token endpoints,
+    recording every request it answers. Kustomer's rules (criteria, sort, paging, the search cap, the 100-page limit,
+    the two-year horizon, audit-log paging) are the emulator's own functions (integration_tests/emulator)."""
 
     mocker: requests_mock_module.Mocker
     api_url: str = API_URL
     search_cap: int = 10_000
-    # Kustomer's reference: "a hard limit of 100 for the maximum number of pages"; its search answers type
-    # `links.next` as always present (`search_next_always`), and `meta` may be left out (`search_meta`).
-    search_page_limit: int = 100
+    search_page_limit: int = SEARCH_PAGE_LIMIT
+    search_horizon_days: float = DEFAULT_SEARCH_HORIZON_DAYS
+    # Variants Kustomer's reference allows: its search answers type `links.next` as always present
+    # (`search_next_always`), and `meta` may be left out (`search_meta`).
     search_next_always: bool = False
     search_meta: bool = True
     search_unsorted: bool = False  # answers in id order, whatever the sort asked
+    # The audit log: events oldest first; at most `audit_max_count` a page; how its last page links on.
+    audit: List[Dict[str, Any]] = field(default_factory=list)
+    audit_max_count: int = AUDIT_MAX_COUNT
+    audit_last_link: str = LAST_LINK_NONE
     objects: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
     search_requests: List[Dict[str, Any]] = field(default_factory=list)
+    archive_requests: List[Dict[str, Any]] = field(default_factory=list)
+    audit_requests: List[Dict[str, List[str]]] = field(default_factory=list)
     list_requests: List[Dict[str, Any]] = field(default_factory=list)
     metadata: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     metadata_requests: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.mocker.post(f"{self.api_url}/v1/customers/search", json=self._search)
+        self.mocker.post(f"{self.api_url}{SEARCH_PATH}", json=_answering(self._search))
+        self.mocker.post(f"{self.api_url}{ARCHIVE_PATH}", json=_answering(self._archive_search))
+        self.mocker.get(f"{self.api_url}{AUDIT_PATH}", json=_answering(self._audit))
         for stream, path in LIST_PATHS.items():
-            self.mocker.get(f"{self.api_url}{path}", json=self._lister(stream, path))
+            self.mocker.get(f"{self.api_url}{path}", json=_answering(self._lister(stream, path)))
         self.mocker.get(f"{self.api_url}/v1/auth/tokens/current", json=token_document(ALL_ROLES))
         self.mocker.get(re.compile(re.escape(f"{self.api_url}/v1/metadata/") + r"[^?]+"), json=self._metadata)
 
@@ -173,73 +209,61 @@ class FakeKustomer:
     def add(self, stream: str, objects: List[Dict[str, Any]]) -> None:
         self.objects.setdefault(stream, []).extend(objects)
 
-    def _search(self, request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+    def add_audit_events(self, events: List[Dict[str, Any]]) -> None:
+        """Audit events, in the order they happened."""
+        self.audit.extend(events)
+
+    def _search(self, request, context, archive: bool = False) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+        page, page_size = search_paging(_query(request))
         body = request.json()
-        query = parse_qs(urlsplit(request.url).query)
-        page, page_size = int(query.get("page", ["1"])[0]), min(int(query["pageSize"][0]), 500)
-        self.search_requests.append({"body": body, "page": page, "page_size": page_size, "headers": dict(request.headers)})
-        context_name = body["queryContext"]
-        if context_name.startswith("kobject_"):  # one klass: its kobjects, whose klass relationship names it
-            klass_ids = {k["id"] for k in self.objects.get("klasses", []) if k["attributes"]["name"] == context_name[len("kobject_"):]}
-            candidates = [o for o in self.objects.get("kobjects", []) if o["relationships"].get("klass", {}).get("data", {}).get("id") in klass_ids]
-        else:
-            candidates = self.objects.get(next(s for s, ctx in SEARCH_CONTEXTS.items() if ctx == context_name), [])
-        matches = [o for o in candidates if _matches(o, body)]
-        matches.sort(key=lambda o: o["id"] if self.search_unsorted else (_moment(o["attributes"]["updatedAt"]), o["id"]))
-        start = (page - 1) * page_size
-        if page > self.search_page_limit:
-            context.status_code = 400
-            return kustomer_error(400, f"page must be at most {self.search_page_limit}")
-        if start >= self.search_cap:
-            context.status_code = 400
-            return kustomer_error(400, f"Search results are limited to {self.search_cap} records. Narrow your query.")
-        answer = page_body(matches[start : start + page_size], "/v1/customers/search", page, page_size, len(matches))
+        (self.archive_requests if archive else self.search_requests).append(
+            {"body": body, "page": page, "page_size": page_size, "headers": dict(request.headers)}
+        )
+        klass_names = [k["attributes"]["name"] for k in self.objects.get("klasses", [])]
+        search = parse_search(body, klass_names, archive)
+        search.terms.append(horizon_term(archive, horizon(self.search_horizon_days)))
+        start, size = page_window(page, page_size, self.search_cap, self.search_page_limit)
+        candidates = self.objects.get(CONNECTOR_STREAM.get(search.stream, search.stream), [])
+        if search.klass is not None:  # one klass: its kobjects, whose klass relationship names it
+            klass_ids = {k["id"] for k in self.objects.get("klasses", []) if k["attributes"]["name"] == search.klass}
+            candidates = [o for o in candidates if o["relationships"].get("klass", {}).get("data", {}).get("id") in klass_ids]
+        hits = [
+            o
+            for o in candidates
+            if (search.include_deleted or o["attributes"].get("deleted") is not True)
+            and matches(_search_value(o, "updated"), _search_value(o, "created"), search.terms, search.or_terms)
+        ]
+        order(hits, [] if self.search_unsorted else search.sort, _search_value)
+        path = ARCHIVE_PATH if archive else SEARCH_PATH
+        answer = page_body(hits[start : start + size], path, page, page_size, len(hits))
         if self.search_next_always:
-            answer["links"]["next"] = f"/v1/customers/search?page={page + 1}&pageSize={page_size}"
+            answer["links"]["next"] = f"{path}?page={page + 1}&pageSize={page_size}"
         if not self.search_meta:
             del answer["meta"]
         return answer
 
+    def _archive_search(self, request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+        return self._search(request, context, archive=True)
+
+    def _audit(self, request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
+        self.audit_requests.append(parse_qs(urlsplit(request.url).query))
+        return audit_page(self.audit, _query(request), self.audit_max_count, self.audit_last_link)
+
     def _lister(self, stream: str, path: str):  # type: ignore[no-untyped-def]
         def answer(request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
-            query = parse_qs(urlsplit(request.url).query)
-            asked = int(query["pageSize"][0])
-            page, page_size = int(query.get("page", ["1"])[0]), min(asked, LIST_MAX_PAGE[stream])
+            query = _query(request)
+            page, page_size = list_paging(query, streams.emulator_stream(stream))
             self.list_requests.append(
-                {"stream": stream, "page": page, "page_size": page_size, "asked": asked, "status": query.get("status", [None])[0]}
+                {"stream": stream, "page": page, "page_size": page_size, "asked": int(query["pageSize"]), "status": query.get("status")}
             )
             objects = self.objects.get(stream, [])
-            if stream == "klasses":  # one status a request, `enabled` unless asked (Kustomer's API reference)
-                objects = [o for o in objects if o["attributes"].get("status", "enabled") == query.get("status", ["enabled"])[0]]
+            wanted = status_filter(streams.emulator_stream(stream), query)
+            if wanted is not None:
+                objects = [o for o in objects if o["attributes"].get("status", "enabled") == wanted]
             start = (page - 1) * page_size
             return page_body(objects[start : start + page_size], path, page, page_size, len(objects))
 
         return answer
-
-
-def _moment(value: str) -> datetime:
-    """An ISO 8601 UTC time, with or without milliseconds, as Kustomer sorts it."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-_CRITERION = re.compile(r"^(?P<ctx>.+)_updated_at$")
-
-
-def _matches(obj: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    value = obj["attributes"]["updatedAt"]
-    for criterion in body.get("and", []):
-        (attribute, condition), = criterion.items()
-        assert _CRITERION.match(attribute), attribute
-        (operator, bound), = condition.items()
-        if operator == "gte" and not value >= bound:
-            return False
-        if operator == "gt" and not value > bound:
-            return False
-        if operator == "lte" and not value <= bound:
-            return False
-        if operator == "lt" and not value < bound:
-            return False
-    return True
 
 
 def records_of(output, stream: str) -> List[Dict[str, Any]]:  # type: ignore[no-untyped-def]

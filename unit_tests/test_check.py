@@ -12,6 +12,9 @@ from airbyte_cdk.models import Status
 
 from source_kustomer.run import run
 from source_kustomer.source import SourceKustomer
+from integration_tests.cli import Run
+from integration_tests.emulator.auth import SEARCH_ROLES as REFERENCE_SEARCH_ROLES
+from integration_tests.streams import SEARCH_STREAMS
 from unit_tests.builders import ALL_ROLES, API_URL, TOKEN, ConfigBuilder, kustomer_error, kustomer_object, token_document
 
 TOKEN_PATH = "/v1/auth/tokens/current"
@@ -30,10 +33,7 @@ def check(tmp_path, capfd, config: Mapping[str, Any], output: Optional[List[str]
     assert TOKEN not in captured.out and TOKEN not in captured.err
     if output is not None:
         output.append(captured.out)
-    messages = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
-    statuses = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
-    assert len(statuses) == 1, messages
-    return statuses[0]
+    return Run.of(0, captured.out, captured.err).connection_status()
 
 
 def paths(kustomer) -> List[str]:
@@ -161,10 +161,8 @@ def test_check_on_a_source_built_without_config_uses_the_config_it_is_given(kust
 # --- what the key may read ------------------------------------------------------------------------------------------
 
 # Any one of these grants search, by Kustomer's API reference (permission-set roles, then legacy roles).
-SEARCH_ROLES = ["org.permission.search.create", "org.permission.search.update", "org.permission.search_global.create",
-                "org.permission.search_preview.create", "org.user.search.read", "org.admin.search.read"]
+SEARCH_ROLES = list(REFERENCE_SEARCH_ROLES)
 READ_ROLES = [role for role in ALL_ROLES if role not in SEARCH_ROLES]
-SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects", "companies"]
 SEARCH_PATH = "/v1/customers/search"
 
 

@@ -9,7 +9,7 @@ from airbyte_cdk.test.entrypoint_wrapper import discover
 
 from source_kustomer.config import normalize_config
 from source_kustomer.source import SourceKustomer
-from unit_tests.builders import API_URL, ConfigBuilder, FakeKustomer, catalog, kustomer_error, klass, kustomer_object, records_of
+from unit_tests.builders import API_URL, METADATA_OBJECTS, ConfigBuilder, FakeKustomer, catalog, kustomer_error, klass, kustomer_object, records_of
 from unit_tests.conftest import read_source
 
 CUSTOMER_ATTRIBUTES = {
@@ -89,7 +89,7 @@ def test_metadata_is_read_once_per_object_type_in_discover_and_twice_per_klass(k
 def test_without_the_metadata_role_discover_succeeds_with_static_schemas_and_warns(caplog):
     with requests_mock.Mocker() as mocker:
         FakeKustomer(mocker)
-        for object_type in ("customer", "conversation", "message", "company"):
+        for object_type in METADATA_OBJECTS:
             mocker.get(f"{API_URL}/v1/metadata/{object_type}", status_code=403, json=kustomer_error(403, "Missing role org.permission.metadata.read"))
         mocker.get(f"{API_URL}/v1/klasses", status_code=403, json=kustomer_error(403, "Missing role org.permission.klass.read"))
         with caplog.at_level(logging.WARNING):

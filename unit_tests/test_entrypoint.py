@@ -18,6 +18,7 @@ from source_kustomer import run as run_module
 from source_kustomer.config import normalize_config
 from source_kustomer.run import run
 from source_kustomer.source import SourceKustomer
+from integration_tests.cli import Run
 from unit_tests.builders import TOKEN, ConfigBuilder, FakeKustomer, catalog, kustomer_object
 
 EU_API_URL = "https://api.prod2.kustomerapp.com"
@@ -44,7 +45,7 @@ class Cli:
     def state(self, stream: str, state: Dict[str, Any]) -> str:
         return self.file("state.json", [AirbyteStateMessageSerializer.dump(m) for m in StateBuilder().with_stream_state(stream, state).build()])
 
-    def run(self, *args: str, exit_code: int = 0) -> List[Dict[str, Any]]:
+    def run(self, *args: str, exit_code: int = 0) -> Run:
         if exit_code:
             with pytest.raises(SystemExit) as exited:
                 run(list(args))
@@ -53,7 +54,7 @@ class Cli:
             run(list(args))
         captured = self.capfd.readouterr()
         assert TOKEN not in captured.out and TOKEN not in captured.err
-        return [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+        return Run.of(exit_code, captured.out, captured.err)
 
 
 @pytest.fixture
@@ -61,23 +62,11 @@ def cli(tmp_path, capfd) -> Cli:
     return Cli(tmp_path, capfd)
 
 
-def of_type(messages: List[Dict[str, Any]], message_type: str) -> List[Dict[str, Any]]:
-    return [m for m in messages if m["type"] == message_type]
-
-
-def records(messages: List[Dict[str, Any]], stream: Optional[str] = None) -> List[Dict[str, Any]]:
-    return [m["record"]["data"] for m in of_type(messages, "RECORD") if stream is None or m["record"]["stream"] == stream]
-
-
-def errors(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    return [m["trace"]["error"] for m in of_type(messages, "TRACE") if m["trace"]["type"] == "ERROR"]
-
-
 # --- spec and the packaged manifest ---------------------------------------------------------------------------------
 
 
 def test_spec_works_without_config(cli):
-    (spec,) = of_type(cli.run("spec"), "SPEC")
+    (spec,) = cli.run("spec").of_type("SPEC")
 
     specification = spec["spec"]["connectionSpecification"]
     assert specification["title"] == "Kustomer Source Spec"
@@ -92,11 +81,11 @@ def test_the_packaged_manifest_is_used_even_when_the_current_directory_holds_ano
     monkeypatch.chdir(elsewhere)
     kustomer.add("tags", [kustomer_object("tag", "t1", "2025-03-01T00:00:00.000Z")])
 
-    (spec,) = of_type(cli.run("spec"), "SPEC")
-    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("tags"))
+    (spec,) = cli.run("spec").of_type("SPEC")
+    output = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("tags"))
 
     assert spec["spec"]["connectionSpecification"]["title"] == "Kustomer Source Spec"
-    assert [r["id"] for r in records(messages, "tags")] == ["t1"]
+    assert [r["id"] for r in output.records("tags")] == ["t1"]
 
 
 # --- the command line's files are the ones used ---------------------------------------------------------------------
@@ -106,9 +95,9 @@ def test_read_syncs_only_the_streams_of_the_catalog_given(cli, kustomer):
     kustomer.add("tags", [kustomer_object("tag", "t1", "2025-03-01T00:00:00.000Z")])
     kustomer.add("users", [kustomer_object("user", "u1", "2025-03-01T00:00:00.000Z")])
 
-    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("tags"))
+    output = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("tags"))
 
-    assert {m["record"]["stream"] for m in of_type(messages, "RECORD")} == {"tags"}
+    assert {m["record"]["stream"] for m in output.of_type("RECORD")} == {"tags"}
     assert {r["stream"] for r in kustomer.list_requests} == {"tags"}
     assert kustomer.search_requests == []
 
@@ -118,9 +107,9 @@ def test_read_sends_requests_to_the_api_url_and_page_size_of_the_config_given(cl
     eu.add("users", [kustomer_object("user", "u1", "2025-03-01T00:00:00.000Z")])
     config = cli.config(ConfigBuilder().with_api_url(EU_API_URL + "/").set("page_size", 42).build())
 
-    messages = cli.run("read", "--config", config, "--catalog", cli.catalog("users"))
+    output = cli.run("read", "--config", config, "--catalog", cli.catalog("users"))
 
-    assert [r["id"] for r in records(messages, "users")] == ["u1"]
+    assert [r["id"] for r in output.records("users")] == ["u1"]
     assert {r.netloc for r in requests_mock.request_history} == {"api.prod2.kustomerapp.com"}
     assert eu.list_requests == [{"stream": "users", "page": 1, "page_size": 42, "asked": 42, "status": None}]
 
@@ -129,9 +118,9 @@ def test_read_starts_the_search_window_at_the_state_given(cli, kustomer):
     kustomer.add("notes", [kustomer_object("note", "old", "2025-03-01T00:00:00.000Z"), kustomer_object("note", "new", "2025-04-02T00:00:00.000Z")])
     state = cli.state("notes", {"updated_at": "2025-04-01T00:00:00.000Z"})
 
-    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("notes", sync_mode=SyncMode.incremental), "--state", state)
+    output = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("notes", sync_mode=SyncMode.incremental), "--state", state)
 
-    assert [r["id"] for r in records(messages, "notes")] == ["new"]
+    assert [r["id"] for r in output.records("notes")] == ["new"]
     starts = [r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests]
     assert min(starts) == "2025-04-01T00:00:00.000Z"
 
@@ -164,21 +153,21 @@ def test_a_file_that_cannot_be_read_gives_a_trace_naming_it_and_exit_code_1(cli,
     paths = {"config": cli.config(), "catalog": cli.catalog("tags"), "state": cli.state("tags", {"updated_at": "2025-03-01T00:00:00.000Z"})}
     paths[kind] = str(cli.directory / f"broken-{kind}.json") if content is None else cli.file(f"broken-{kind}.json", content)
 
-    messages = cli.run("read", "--config", paths["config"], "--catalog", paths["catalog"], "--state", paths["state"], exit_code=1)
+    output = cli.run("read", "--config", paths["config"], "--catalog", paths["catalog"], "--state", paths["state"], exit_code=1)
 
-    (error,) = errors(messages)
+    (error,) = output.errors()
     assert paths[kind] in error["message"] and f"The {kind} file" in error["message"]
     assert error["failure_type"] == "config_error"
-    assert of_type(messages, "RECORD") == []
+    assert output.of_type("RECORD") == []
     assert kustomer.mocker.request_history == []
 
 
 def test_a_config_with_an_invalid_field_gives_a_trace_naming_the_field_and_exit_code_1(cli, kustomer):
     config = cli.config(ConfigBuilder().with_api_url("https://kustomerapp.com.evil.com").build())
 
-    messages = cli.run("discover", "--config", config, exit_code=1)
+    output = cli.run("discover", "--config", config, exit_code=1)
 
-    (error,) = errors(messages)
+    (error,) = output.errors()
     assert "`api_url`" in error["message"] and error["failure_type"] == "config_error"
     assert kustomer.mocker.request_history == []
 
@@ -205,9 +194,9 @@ def test_discover_fails_at_once_with_the_checks_reason_when_kustomer_does_not_an
 
 
 def test_discover_asks_for_the_token_once_before_the_schemas(cli, kustomer):
-    messages = cli.run("discover", "--config", cli.config())
+    output = cli.run("discover", "--config", cli.config())
 
-    assert len(of_type(messages, "CATALOG")) == 1
+    assert len(output.of_type("CATALOG")) == 1
     paths = [request.path for request in kustomer.mocker.request_history]
     assert paths[0] == "/v1/auth/tokens/current"
     assert paths.count("/v1/auth/tokens/current") == 1, paths
@@ -218,9 +207,9 @@ def test_discover_asks_for_the_token_once_before_the_schemas(cli, kustomer):
 def test_check_with_a_config_file_that_cannot_be_read_fails_naming_it(cli, kustomer, content):
     path = str(cli.directory / "missing.json") if content is None else cli.file("broken.json", content)
 
-    messages = cli.run("check", "--config", path)
+    output = cli.run("check", "--config", path)
 
-    (status,) = of_type(messages, "CONNECTION_STATUS")
+    (status,) = output.of_type("CONNECTION_STATUS")
     assert status["connectionStatus"]["status"] == "FAILED"
     assert path in status["connectionStatus"]["message"]
     assert kustomer.mocker.request_history == []
@@ -229,9 +218,9 @@ def test_check_with_a_config_file_that_cannot_be_read_fails_naming_it(cli, kusto
 def test_a_legacy_state_object_is_refused_with_the_expected_shape(cli, kustomer):
     state = cli.file("legacy-state.json", {"customers": {"updated_at": "2025-03-01T00:00:00.000Z"}})
 
-    messages = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("customers"), "--state", state, exit_code=1)
+    output = cli.run("read", "--config", cli.config(), "--catalog", cli.catalog("customers"), "--state", state, exit_code=1)
 
-    (error,) = errors(messages)
+    (error,) = output.errors()
     assert state in error["message"] and "legacy" in error["message"]
     assert '"type": "STREAM"' in error["message"]
     assert kustomer.mocker.request_history == []
@@ -239,11 +228,11 @@ def test_a_legacy_state_object_is_refused_with_the_expected_shape(cli, kustomer)
 
 @pytest.mark.parametrize("empty", ["[]", "{}"])
 def test_an_empty_state_file_means_a_first_sync(cli, kustomer, empty):
-    messages = cli.run(
+    output = cli.run(
         "read", "--config", cli.config(), "--catalog", cli.catalog("notes", sync_mode=SyncMode.incremental), "--state", cli.file("state.json", empty)
     )
 
-    assert errors(messages) == []
+    assert output.errors() == []
     assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == "2025-01-01T00:00:00.000Z"
 
 
@@ -275,7 +264,7 @@ def test_the_config_is_validated_once_per_process(cli, kustomer, monkeypatch, co
     kustomer.add("tags", [kustomer_object("tag", "t1", "2025-03-01T00:00:00.000Z")])
     args = ["--config", cli.config()] + (["--catalog", cli.catalog("tags")] if command == "read" else [])
 
-    messages = cli.run(command, *args)
+    output = cli.run(command, *args)
 
-    assert of_type(messages, "RECORD" if command == "read" else "CONNECTION_STATUS")
+    assert output.of_type("RECORD" if command == "read" else "CONNECTION_STATUS")
     assert len(calls) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, List
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -12,7 +11,9 @@ from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, AirbyteStr
 from airbyte_cdk.models import AirbyteStateBlob
 
 from source_kustomer.search import saved_cursor_values
-from unit_tests.builders import API_URL, ConfigBuilder, catalog, kustomer_error, kustomer_object, page_body, records_of
+from integration_tests.emulator.audit import AUDIT_MAX_COUNT, AUDIT_PATH, LAST_LINK_NONE, LAST_LINK_PAST_THE_END, LAST_LINK_REPEATED
+from integration_tests.emulator.search import ARCHIVE_PATH
+from unit_tests.builders import API_URL, ConfigBuilder, catalog, kustomer_error, kustomer_object, records_of
 from unit_tests.conftest import read_source
 
 NOW = datetime.now(timezone.utc)
@@ -26,24 +27,19 @@ def _days_ago(days: float) -> str:
     return _ts(NOW - timedelta(days=days))
 
 
-def _archive(kustomer, refuse: bool = False) -> List[Dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """Archive search on the fake: the objects older than two years, or a refusal."""
-    requests: List[Dict[str, Any]] = []
+def _refuse_archive(kustomer) -> None:  # type: ignore[no-untyped-def]
+    """Archive search refusing a context Kustomer's reference says it serves (the fake refuses notes by itself)."""
 
     def answer(request, context):  # type: ignore[no-untyped-def]
-        body = request.json()
-        requests.append(body)
-        if refuse:
-            context.status_code = 400
-            return kustomer_error(400, f"queryContext {body['queryContext']} is not supported by archive search")
-        stream = {"customer": "customers", "note": "notes"}[body["queryContext"]]
-        bounds = {op: v for c in body["and"] for cond in c.values() for op, v in cond.items()}
-        old = [o for o in kustomer.objects.get(stream, []) if o["attributes"]["updatedAt"] < _days_ago(730)]
-        hits = [o for o in old if bounds["gte"] <= o["attributes"]["updatedAt"] <= bounds["lte"]]
-        return page_body(hits, "/v1/customers/archive/search", 1, 500, len(hits))
+        kustomer.archive_requests.append({"body": request.json()})
+        context.status_code = 400
+        return kustomer_error(400, f"queryContext {request.json()['queryContext']} is not supported by archive search")
 
-    kustomer.mocker.post(f"{API_URL}/v1/customers/archive/search", json=answer)
-    return requests
+    kustomer.mocker.post(f"{API_URL}{ARCHIVE_PATH}", json=answer)
+
+
+def _archive_bodies(kustomer) -> List[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+    return [r["body"] for r in kustomer.archive_requests]
 
 
 def _window(body: Dict[str, Any]) -> tuple:
@@ -52,13 +48,13 @@ def _window(body: Dict[str, Any]) -> tuple:
 
 
 def test_windows_older_than_two_years_read_archive_search_then_search(kustomer):
-    archive_requests = _archive(kustomer)
     kustomer.add("customers", [kustomer_object("customer", "old", _days_ago(760)), kustomer_object("customer", "new", _days_ago(3))])
     start = (NOW - timedelta(days=800)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     output = read_source(ConfigBuilder().with_start_date(start).build(), catalog("customers"))
 
     assert sorted({r["id"] for r in records_of(output, "customers")}) == ["new", "old"]
+    archive_requests = _archive_bodies(kustomer)
     archive_windows = sorted(_window(b) for b in archive_requests)
     search_windows = sorted(_window(r["body"]) for r in kustomer.search_requests)
     assert archive_windows[0][0] == start.replace("Z", ".000Z")
@@ -70,23 +66,21 @@ def test_windows_older_than_two_years_read_archive_search_then_search(kustomer):
 
 
 def test_a_recent_start_never_calls_archive_search(kustomer):
-    archive_requests = _archive(kustomer)
     kustomer.add("customers", [kustomer_object("customer", "new", _days_ago(3))])
 
     read_source(ConfigBuilder().with_start_date(_days_ago(700)[:10]).build(), catalog("customers"))
 
-    assert archive_requests == [] and kustomer.search_requests
+    assert kustomer.archive_requests == [] and kustomer.search_requests
 
 
 def test_an_archive_refusal_warns_once_and_the_window_goes_on_with_search(kustomer):
-    archive_requests = _archive(kustomer, refuse=True)
     kustomer.add("notes", [kustomer_object("note", f"n{i}", _days_ago(700 - i)) for i in range(3)])
     start = (NOW - timedelta(days=1000)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     output = read_source(ConfigBuilder().with_start_date(start).build(), catalog("notes"))
 
     assert sorted(r["id"] for r in records_of(output, "notes")) == ["n0", "n1", "n2"]
-    assert len(archive_requests) == 1  # the sync's one window starts before the horizon
+    assert len(kustomer.archive_requests) == 1  # the sync's one window starts before the horizon
     warnings = [m.log.message for m in output.logs if m.log.level.value == "WARN" and "two years" in m.log.message]
     assert len(warnings) == 1
     assert warnings[0].startswith("notes:") and "HTTP 400" in warnings[0] and "not supported by archive search" in warnings[0]
@@ -94,52 +88,24 @@ def test_an_archive_refusal_warns_once_and_the_window_goes_on_with_search(kustom
 
 
 def test_an_archive_refusal_of_a_context_the_reference_says_it_serves_fails_the_stream_saying_why(kustomer):
-    archive_requests = _archive(kustomer, refuse=True)
+    _refuse_archive(kustomer)
     kustomer.add("customers", [kustomer_object("customer", "new", _days_ago(3))])
     start = (NOW - timedelta(days=1000)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     output = read_source(ConfigBuilder().with_start_date(start).build(), catalog("customers"), expecting_exception=True)
 
-    assert len(archive_requests) == 1
+    assert len(kustomer.archive_requests) == 1
     (error,) = [e.trace.error for e in output.errors if e.trace.error.stream_descriptor]
     assert error.stream_descriptor.name == "customers"
     assert "HTTP 400" in error.message and "queryContext customer is not supported by archive search" in error.message
     assert "customer objects updated more than two years ago" in error.message and "start_date" in error.message
 
 
-def _audit(kustomer, pages: List[List[Dict[str, Any]]], status: int = 200) -> List[Dict[str, List[str]]]:  # type: ignore[no-untyped-def]
-    requests: List[Dict[str, List[str]]] = []
-
-    def answer(request, context):  # type: ignore[no-untyped-def]
-        query = parse_qs(urlsplit(request.url).query)
-        requests.append(query)
-        if status != 200:
-            context.status_code = status
-            return kustomer_error(status, "Missing required role org.permission.audit_logs.read")
-        index = int(query.get("after", ["0"])[0])
-        has_next = index + 1 < len(pages)
-        return {"data": pages[index], "links": {"next": f"/v1/audit-logs?count=1000&after={index + 1}" if has_next else None}}
-
-    kustomer.mocker.get(f"{API_URL}/v1/audit-logs", json=answer)
-    return requests
-
-
-def _audit_newest_first(kustomer, pages: List[List[Dict[str, Any]]], repeat_last_link: bool = False) -> List[Dict[str, List[str]]]:  # type: ignore[no-untyped-def]
-    """The audit log as Kustomer's reference shows it: `links.next` always present (`before=<last id>`), an empty page
-    past the last event; or, with `repeat_last_link`, a last page whose `next` repeats its own query."""
-    requests: List[Dict[str, List[str]]] = []
-
-    def answer(request, context):  # type: ignore[no-untyped-def]
-        query = parse_qs(urlsplit(request.url).query)
-        requests.append(query)
-        index = int(query["before"][0].split("-")[-1]) if "before" in query else 0
-        data = pages[index] if index < len(pages) else []
-        if repeat_last_link and index == len(pages) - 1:
-            return {"data": data, "links": {"next": f"/v1/audit-logs?count=1000&before=page-{index}"}}
-        return {"data": data, "links": {"next": f"/v1/audit-logs?count=1000&before=page-{index + 1}"}}
-
-    kustomer.mocker.get(f"{API_URL}/v1/audit-logs", json=answer)
-    return requests
+def _audit(kustomer, events: List[Dict[str, Any]], per_page: int = AUDIT_MAX_COUNT, last_link: str = LAST_LINK_NONE) -> List[Dict[str, List[str]]]:  # type: ignore[no-untyped-def]
+    """The audit log on the fake: `events` in the order they happened, answered newest first, `per_page` a page."""
+    kustomer.add_audit_events(events)
+    kustomer.audit_max_count, kustomer.audit_last_link = per_page, last_link
+    return kustomer.audit_requests
 
 
 def _event(verb: str, object_id: str, at: str, object_type: str = "customer") -> Dict[str, Any]:
@@ -158,9 +124,9 @@ def test_an_incremental_sync_emits_a_tombstone_per_deleted_object_from_every_aud
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
     deleted_at_a, deleted_at_c = _days_ago(4), _days_ago(2)
     requests = _audit(kustomer, [
-        [_event("delete", "a", deleted_at_a), _event("update", "b", _days_ago(3))],
-        [_event("delete", "c", deleted_at_c), _event("delete", "x", _days_ago(2), object_type="conversation")],
-    ])
+        _event("delete", "a", deleted_at_a), _event("update", "b", _days_ago(3)),
+        _event("delete", "c", deleted_at_c), _event("delete", "x", _days_ago(2), object_type="conversation"),
+    ], per_page=2)
 
     output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", since))
 
@@ -170,7 +136,7 @@ def test_an_incremental_sync_emits_a_tombstone_per_deleted_object_from_every_aud
     assert records["c"]["_ab_cdc_deleted_at"] == deleted_at_c
     assert records["live"].get("_ab_cdc_deleted_at") is None
     assert [q["filter[objectType]"] for q in requests] == [["customer"], ["customer"]]
-    assert requests[0]["filter[start]"] == [since] and requests[1]["after"] == ["1"]
+    assert requests[0]["filter[start]"] == [since] and requests[1]["after"] == ["e-b-update"]  # pages c, b; then a
     # tombstones come last, in the order of their deletion
     assert [r["id"] for r in records_of(output, "customers")][-2:] == ["a", "c"]
 
@@ -179,7 +145,8 @@ def test_an_incremental_sync_emits_a_tombstone_per_deleted_object_from_every_aud
 def test_an_audit_log_whose_links_next_is_never_null_is_read_to_its_end_and_no_further(kustomer, repeat_last_link):
     kustomer.search_next_always = True  # the search's last page is known by its meta, as the reference types links.next
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
-    requests = _audit_newest_first(kustomer, [[_event("delete", "c", _days_ago(2))], [_event("delete", "a", _days_ago(4))]], repeat_last_link)
+    last_link = LAST_LINK_REPEATED if repeat_last_link else LAST_LINK_PAST_THE_END
+    requests = _audit(kustomer, [_event("delete", "a", _days_ago(4)), _event("delete", "c", _days_ago(2))], per_page=1, last_link=last_link)
 
     output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", _days_ago(5)))
 
@@ -191,7 +158,7 @@ def test_an_audit_log_whose_links_next_is_never_null_is_read_to_its_end_and_no_f
 @pytest.mark.parametrize("days_since_last_sync, warned", [(400, True), (300, False)])
 def test_a_last_sync_older_than_the_audit_logs_year_warns_that_some_deletions_may_be_missed(kustomer, days_since_last_sync, warned):
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
-    _audit(kustomer, [[_event("delete", "a", _days_ago(4))]])
+    _audit(kustomer, [_event("delete", "a", _days_ago(4))])
 
     output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", _days_ago(days_since_last_sync)))
 
@@ -202,7 +169,7 @@ def test_a_last_sync_older_than_the_audit_logs_year_warns_that_some_deletions_ma
 
 def test_without_the_audit_role_one_warning_names_it_and_the_sync_goes_on(kustomer):
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
-    _audit(kustomer, [], status=403)
+    kustomer.mocker.get(f"{API_URL}{AUDIT_PATH}", status_code=403, json=kustomer_error(403, "Missing required role org.permission.audit_logs.read"))
 
     output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", _days_ago(5)))
 
@@ -215,7 +182,7 @@ def test_without_the_audit_role_one_warning_names_it_and_the_sync_goes_on(kustom
 def test_a_sync_without_state_or_of_a_stream_the_audit_log_does_not_cover_reads_no_audit_log(kustomer):
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
     kustomer.add("notes", [kustomer_object("note", "n", _days_ago(1))])
-    requests = _audit(kustomer, [[_event("delete", "a", _days_ago(1))]])
+    requests = _audit(kustomer, [_event("delete", "a", _days_ago(1))])
 
     read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental))
     read_source(ConfigBuilder().build(), catalog("notes", sync_mode=SyncMode.incremental), _state("notes", _days_ago(5)))
@@ -271,10 +238,11 @@ def test_tombstones_keep_to_the_window_and_write_times_as_the_cursor_reads_them(
     since = _days_ago(5)
     kustomer.add("customers", [kustomer_object("customer", "live", _days_ago(1))])
     deleted_at = NOW - timedelta(days=2)
-    _audit(kustomer, [[
+    events = [
         _event("delete", "in", deleted_at.strftime("%Y-%m-%dT%H:%M:%S+00:00")),  # another ISO 8601 form
         _event("delete", "before", _days_ago(9)),  # older than the state: a server that ignored filter[start]
-    ]])
+    ]
+    kustomer.mocker.get(f"{API_URL}{AUDIT_PATH}", json={"data": events, "links": {"next": None}})
 
     output = read_source(ConfigBuilder().build(), catalog("customers", sync_mode=SyncMode.incremental), _state("customers", since))
 

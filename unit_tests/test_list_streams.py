@@ -8,21 +8,10 @@ import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from unit_tests.builders import LIST_MAX_PAGE, LIST_PATHS, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of
+from unit_tests.builders import LIST_MAX_PAGE, LIST_PATHS, OBJECT_TYPES, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of
 from unit_tests.conftest import read_source
 
 LIST_STREAMS = sorted(LIST_PATHS)
-OBJECT_TYPES = {
-    "users": "user",
-    "teams": "team",
-    "tags": "tag",
-    "shortcuts": "shortcut",
-    "slas": "sla",
-    "klasses": "klass",
-    "brands": "brand",
-    "business_schedules": "schedule",
-    "satisfaction_forms": "satisfaction",
-}
 
 
 def objects(stream: str, updated: List[str]) -> List[Dict]:

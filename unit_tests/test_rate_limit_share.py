@@ -9,38 +9,29 @@ from typing import Optional
 import pytest
 import requests
 
-from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit, FixedWindowCallRatePolicy, HttpRequestRegexMatcher
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import HTTPAPIBudget as HTTPAPIBudgetModel
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 
 from source_kustomer import cdk_internals
 from source_kustomer.cdk_internals import KustomerAPIBudget, share_of_window
 from source_kustomer.config import normalize_config
+from source_kustomer.manifest import load_manifest
 from source_kustomer.source import SourceKustomer
 
 SEARCH_URL = "https://api.kustomerapp.com/v1/customers/search"
+ARCHIVE_SEARCH_URL = "https://api.kustomerapp.com/v1/customers/archive/search"
 USERS_URL = "https://api.kustomerapp.com/v1/users"
 
 
 def budget(share: int) -> KustomerAPIBudget:
-    """The manifest's two policies (search, everything else) with its ceiling of a million calls a minute."""
-    in_a_minute = datetime.datetime.now() + datetime.timedelta(seconds=60)
-    search = FixedWindowCallRatePolicy(
-        next_reset_ts=in_a_minute,
-        period=datetime.timedelta(seconds=60),
-        call_limit=1_000_000,
-        matchers=[HttpRequestRegexMatcher(method="POST", url_path_pattern="/v1/customers/search")],
-    )
-    general = FixedWindowCallRatePolicy(next_reset_ts=in_a_minute, period=datetime.timedelta(seconds=60), call_limit=1_000_000, matchers=[])
-    return KustomerAPIBudget(
-        policies=[search, general],
-        ratelimit_reset_header="x-ratelimit-reset",
-        ratelimit_remaining_header="x-ratelimit-remaining",
-        status_codes_for_ratelimit_hit=[420],
-        rate_limit_share=share,
-    )
+    """The manifest's own budget (its policies, matchers and ceilings), as the source runs it with `share`."""
+    declared = ModelToComponentFactory().create_component(HTTPAPIBudgetModel, load_manifest()["api_budget"], config={})
+    return KustomerAPIBudget.like(declared, rate_limit_share=share)
 
 
 def request(url: str = SEARCH_URL) -> requests.PreparedRequest:
-    return requests.Request("POST" if url == SEARCH_URL else "GET", url).prepare()
+    return requests.Request("POST" if url in (SEARCH_URL, ARCHIVE_SEARCH_URL) else "GET", url).prepare()
 
 
 def response(remaining: Optional[int], limit: Optional[int], reset: Optional[str] = None, status: int = 200) -> requests.Response:
@@ -159,6 +150,14 @@ def test_the_search_reserve_leaves_the_general_budget_alone_and_the_general_one_
     assert calls_allowed(paced, SEARCH_URL) == 0
     answered(paced, response(remaining=900, limit=1000, reset="30"), url=USERS_URL)
     assert calls_allowed(paced, USERS_URL, at_most=2000) == 700  # 900 remaining, 200 kept for the org
+
+
+def test_archive_search_draws_from_the_search_budget():
+    paced = budget(80)
+    answered(paced, response(remaining=20, limit=100, reset="30"), url=ARCHIVE_SEARCH_URL)  # search: at the reserve
+
+    assert calls_allowed(paced, SEARCH_URL) == 0
+    assert calls_allowed(paced, USERS_URL) == 200  # the general budget is untouched
 
 
 def test_other_integrations_requests_come_out_of_the_connectors_part():

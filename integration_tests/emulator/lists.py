@@ -39,18 +39,28 @@ def metadata(emu: "KustomerEmulator", req: Request) -> bytes:
     return doc
 
 
+def list_paging(query: dict, stream: str) -> tuple[int, int]:
+    """(page, page size) of a list request: a page size over the endpoint's largest is cut down to it."""
+    return int_param(query, "page", 1), min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), LIST_MAX_PAGE_SIZE[stream])
+
+
+def status_filter(stream: str, query: dict) -> str | None:
+    """The status a list request answers, for the endpoints that list one status a request: GET /v1/klasses lists
+    the `enabled` klasses unless asked for another status (Kustomer's API reference). None for the others."""
+    return (query.get("status") or "enabled") if stream == "klasses" else None
+
+
 @route("GET", "/v1/(?P<stream>[^/]+)", fallback=True)
 def list_page(emu: "KustomerEmulator", req: Request) -> bytes:
     stream, query, store = req.params["stream"], req.query, emu.store
     if stream not in LIST_MAX_PAGE_SIZE:
         raise ApiError(404, f"Cannot {req.method} {req.path}")
-    page = int_param(query, "page", 1)
-    size = min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), LIST_MAX_PAGE_SIZE[stream])
+    page, size = list_paging(query, stream)
+    wanted = status_filter(stream, query)
     with store.lock:
         ids = store.by_id[stream]
         recs = store.records[stream]
-        if stream == "klasses":  # one status a request, `enabled` unless asked (Kustomer's API reference)
-            wanted = query.get("status") or "enabled"
+        if wanted is not None:
             ids = [i for i in ids if (recs[i].raw or json.loads(recs[i].body))["attributes"].get("status", "enabled") == wanted]
         total = len(ids)
         start = (page - 1) * size

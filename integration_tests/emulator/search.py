@@ -1,19 +1,29 @@
 """POST /v1/customers/search and /v1/customers/archive/search: query contexts, criteria, sort, the two-year
-horizon between them, the search cap and the page size limit.  The matching itself is the store's."""
+horizon between them, the search cap, the 100-page limit and the page size limit.
+
+Kustomer's search rules are written once, here, as pure functions: ``parse_search`` (contexts, criteria, operators,
+sort), ``matches`` (one object against parsed criteria), ``order`` (the sort, ties by id), ``search_paging`` and
+``page_window`` (page size, the search cap and the 100-page limit) and ``horizon``.  The emulator's store and the
+unit tests' requests-level fake (``unit_tests/builders.py`` ``FakeKustomer``) both answer with them.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from .errors import ApiError
-from .records import normalize_iso
+from .records import iso_ms, normalize_iso
 from .routes import DEFAULT_PAGE_SIZE, Request, envelope, int_param, route
 
 if TYPE_CHECKING:
     from .server import KustomerEmulator
 
 SEARCH_MAX_PAGE_SIZE = 500
+# Kustomer's reference: "a hard limit of 100 for the maximum number of pages".
+SEARCH_PAGE_LIMIT = 100
 SEARCH_PATH = "/v1/customers/search"
 ARCHIVE_PATH = "/v1/customers/archive/search"
 # Search matches objects updated within the last two years; archive search the older ones (not notes).
@@ -35,39 +45,50 @@ CREATED_ONLY_CONTEXTS = ("conversation_time",)
 SEARCH_OPS = ("gt", "gte", "lt", "lte", "equals")
 
 
-@route("POST", SEARCH_PATH)
-@route("POST", ARCHIVE_PATH)
-def search(emu: "KustomerEmulator", req: Request) -> bytes:
-    query, body, archive = req.query, req.body, req.path == ARCHIVE_PATH
-    page = int_param(query, "page", 1)
-    size = min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), SEARCH_MAX_PAGE_SIZE)
-    try:
-        q = json.loads(body) if body else None
-    except ValueError:
-        raise ApiError(400, "Invalid JSON body") from None
+@dataclass
+class SearchQuery:
+    """A parsed search body: the stream (and klass) searched, criteria as ``(field, op, value)`` terms on the
+    fields ``updated`` and ``created`` (nested ``[kind, terms]`` groups), the sort as ``(field, direction)``."""
+
+    context: str
+    stream: str
+    klass: str | None
+    terms: list
+    or_terms: list
+    sort: list[tuple[str, str]]
+    include_deleted: bool
+
+
+def parse_search(body: Any, klass_names: Iterable[str], archive: bool = False) -> SearchQuery:
+    """Kustomer's reading of a search body (bytes or an already decoded object); ApiError(400) for what it refuses."""
+    if isinstance(body, (bytes, str)):
+        try:
+            q = json.loads(body) if body else None
+        except ValueError:
+            raise ApiError(400, "Invalid JSON body") from None
+    else:
+        q = body
     if not isinstance(q, dict):
         raise ApiError(400, "Invalid JSON body: expected an object")
     ctx = q.get("queryContext")
     klass = None
     if isinstance(ctx, str) and ctx in SEARCH_CONTEXTS:
         stream = SEARCH_CONTEXTS[ctx]
-        prefixes = [ctx]
-    elif isinstance(ctx, str) and ctx.startswith("kobject_") and ctx[len("kobject_"):] in emu.store.klass_names:
+        prefix = ctx
+    elif isinstance(ctx, str) and ctx.startswith("kobject_") and ctx[len("kobject_"):] in klass_names:
         stream = "kobjects"
         klass = ctx[len("kobject_"):]
-        prefixes = ["kobject"]  # one klass's search filters and sorts on kobject_updated_at (API reference)
+        prefix = "kobject"  # one klass's search filters and sorts on kobject_updated_at (API reference)
     else:
         raise ApiError(400, f"Unknown queryContext: {ctx!r}")
-    if archive and prefixes[-1] not in ARCHIVE_CONTEXTS:
+    if archive and prefix not in ARCHIVE_CONTEXTS:
         raise ApiError(400, f"queryContext {ctx!r} is not supported by archive search")
     include_deleted = q.get("includeDeleted", False)
     if not isinstance(include_deleted, bool):
         raise ApiError(400, "'includeDeleted' must be a boolean")
-    fields = {}
-    for p in prefixes:
-        if p not in CREATED_ONLY_CONTEXTS:
-            fields[p + "_updated_at"] = "updated"
-        fields[p + "_created_at"] = "created"
+    fields = {prefix + "_updated_at": "updated", prefix + "_created_at": "created"}
+    if prefix in CREATED_ONLY_CONTEXTS:
+        del fields[prefix + "_updated_at"]
 
     def parse_terms(items: Any, where: str) -> list:
         if items is None:
@@ -100,8 +121,6 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
         return terms
 
     terms = parse_terms(q.get("and"), "and")
-    # the two-year horizon: search matches the recent objects, archive search the older ones
-    terms.append(("updated", "lt" if archive else "gte", emu.search_horizon()))
     or_terms = parse_terms(q.get("or"), "or")
     raw_sort = q.get("sort")
     sort: list[tuple[str, str]] = []
@@ -126,11 +145,74 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
         sort = [("id", "desc")]
     elif not sort:
         sort = [("updated", "asc")]
-    cap = int(emu.config["search_cap"])
+    return SearchQuery(ctx, stream, klass, terms, or_terms, sort, include_deleted)
+
+
+def horizon(days: float) -> str:
+    """The oldest updatedAt search still matches, ``days`` before now (archive search serves what is older)."""
+    return iso_ms(int((time.time() - float(days) * 86400) * 1000))
+
+
+def horizon_term(archive: bool, oldest: str) -> tuple[str, str, str]:
+    """The two-year horizon as one more criterion: search matches the recent objects, archive search the older."""
+    return ("updated", "lt" if archive else "gte", oldest)
+
+
+def _match(updated: str, created: str, term: Any) -> bool:
+    if isinstance(term, list):  # ("and"|"or", [...]) group
+        kind, sub = term
+        return all(_match(updated, created, t) for t in sub) if kind == "and" else any(_match(updated, created, t) for t in sub)
+    field, op, v = term
+    x = updated if field == "updated" else created
+    if op == "gte":
+        return x >= v
+    if op == "gt":
+        return x > v
+    if op == "lte":
+        return x <= v
+    if op == "lt":
+        return x < v
+    return x == v
+
+
+def matches(updated: str, created: str, terms: Sequence, or_terms: Sequence = ()) -> bool:
+    """Whether an object updated and created at these (normalised) times meets every `and` term and, when there
+    are any, one `or` term."""
+    return all(_match(updated, created, t) for t in terms) and (not or_terms or any(_match(updated, created, t) for t in or_terms))
+
+
+def order(hits: list, sort: Sequence[tuple[str, str]], value: Callable[[Any, str], str]) -> None:
+    """Sorts ``hits`` in place as Kustomer answers a search: by each sort field in turn, ties by id ascending.
+    ``value(hit, field)`` reads ``id``, ``updated`` or ``created`` of a hit."""
+    hits.sort(key=lambda h: value(h, "id"))
+    for field, direction in reversed(sort):
+        hits.sort(key=lambda h, f=field: value(h, f), reverse=direction == "desc")
+
+
+def search_paging(query: dict) -> tuple[int, int]:
+    """(page, page size) of a search request's query string: a page size over 500 is cut down to 500."""
+    return int_param(query, "page", 1), min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), SEARCH_MAX_PAGE_SIZE)
+
+
+def page_window(page: int, size: int, cap: int, page_limit: int = SEARCH_PAGE_LIMIT) -> tuple[int, int]:
+    """(first result, results) of a search page: Kustomer serves at most ``page_limit`` pages and no result past
+    the search cap (a page never reaches past it); ApiError(400) beyond either."""
+    if page > page_limit:
+        raise ApiError(400, f"page must be at most {page_limit}")
     start = (page - 1) * size
     if start >= cap:
         raise ApiError(400, f"Search results are limited to {cap} records. Narrow your query.")
-    # a page never reaches past the cap
-    size_here = min(size, cap - start)
-    total, bodies = emu.store.search_page(stream, klass, terms, or_terms, sort, start, size_here, include_deleted)
+    return start, min(size, cap - start)
+
+
+@route("POST", SEARCH_PATH)
+@route("POST", ARCHIVE_PATH)
+def search(emu: "KustomerEmulator", req: Request) -> bytes:
+    archive = req.path == ARCHIVE_PATH
+    page, size = search_paging(req.query)
+    q = parse_search(req.body, emu.store.klass_names, archive)
+    q.terms.append(horizon_term(archive, emu.search_horizon()))
+    start, size_here = page_window(page, size, int(emu.config["search_cap"]))
+    emu.count_search_page(q.context, page)
+    total, bodies = emu.store.search_page(q.stream, q.klass, q.terms, q.or_terms, q.sort, start, size_here, q.include_deleted)
     return envelope(ARCHIVE_PATH if archive else SEARCH_PATH, page, size, total, bodies)

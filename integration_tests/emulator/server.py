@@ -25,9 +25,9 @@ from .admin import _Fault, checked_config, parse_fault
 from .auth import CLIENT_NAMES, DEFAULT_TOKEN, ROLE_RESOURCE, authenticate
 from .errors import RATE_LIMIT_BODY, ApiError, error_body
 from .generate import generate
-from .records import STREAMS, dumps, iso_ms
+from .records import STREAMS, dumps
 from .routes import Request, dispatch
-from .search import ARCHIVE_PATH, DEFAULT_SEARCH_HORIZON_DAYS, SEARCH_PATH
+from .search import ARCHIVE_PATH, DEFAULT_SEARCH_HORIZON_DAYS, SEARCH_PATH, horizon
 from .store import Store
 
 MAX_BODY_BYTES = 100 * 1024  # the real API answers 413 over 100 kB
@@ -363,7 +363,7 @@ class KustomerEmulator:
 
     def search_horizon(self) -> str:
         """The oldest updatedAt that search still matches (archive search serves what is older)."""
-        return iso_ms(int((time.time() - float(self.config["search_horizon_days"]) * 86400) * 1000))
+        return horizon(self.config["search_horizon_days"])
 
     def metadata(self, resource: str) -> dict:
         return json.loads(self.store.metadata[resource])
@@ -373,8 +373,9 @@ class KustomerEmulator:
     @staticmethod
     def _empty_stats() -> dict:
         # windows: {"search" | "general": {window number: {client: {"allowed": n, "refused": n}}}} while limited
+        # search_pages: {queryContext: the highest page of a search served}
         return {"requests": 0, "by_endpoint": {}, "status_counts": {}, "rate_limited": 0, "faults_applied": 0,
-                "windows": {"search": {}, "general": {}}}
+                "windows": {"search": {}, "general": {}}, "search_pages": {}}
 
     def _configure(self, changes: dict) -> dict:
         new = checked_config(self.config, changes)
@@ -409,6 +410,11 @@ class KustomerEmulator:
             s = self._stats
             s["requests"] += 1
             s["by_endpoint"][key] = s["by_endpoint"].get(key, 0) + 1
+
+    def count_search_page(self, context: str, page: int) -> None:
+        with self._lock:
+            pages = self._stats["search_pages"]
+            pages[context] = max(pages.get(context, 0), page)
 
     def _count_status(self, status: Any) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from .custom_attributes import STANDARD_CUSTOM, metadata_document
 from .errors import ApiError
 from .generate import DataGenerator
 from .records import OBJECT_TYPE, STREAMS, Record, dumps, make_id, normalize_iso, now_iso
+from .search import matches, order
 
 
 class _UpdIndex:
@@ -192,31 +193,21 @@ class Store:
                 recs = self.records[stream].values()
                 if klass:
                     recs = [r for r in recs if r.klass == klass]
-                hits = [r for r in recs if r.id not in hidden and _match_all(r, terms)
-                        and (not or_terms or _match_any(r, or_terms))]
-                hits.sort(key=lambda r: r.id)
-                for field, direction in reversed(sort):
-                    hits.sort(key=lambda r, f=field: getattr(r, f), reverse=direction == "desc")
+                hits = [r for r in recs if r.id not in hidden and matches(r.updated, r.created, terms, or_terms)]
+                order(hits, sort, getattr)
                 if len(self._search_cache) > 32:
                     self._search_cache.clear()
                 self._search_cache[key] = hits
             return len(hits), [r.body for r in hits[start:start + size]]
 
     def _fast_page(self, stream, klass, terms, direction, start, size):
+        """The page of a search on updatedAt alone, from the (updatedAt, id) index: the records that ``matches``
+        are one run of the index, found by bisecting with it (lower bounds, then upper bounds)."""
         keys = self.index_for(stream, klass).keys
-        lo, hi = 0, len(keys)
-        for _f, op, v in terms:
-            if op == "gte":
-                lo = max(lo, bisect.bisect_left(keys, (v,)))
-            elif op == "gt":
-                lo = max(lo, bisect.bisect_right(keys, (v, "\uffff")))
-            elif op == "lte":
-                hi = min(hi, bisect.bisect_right(keys, (v, "\uffff")))
-            elif op == "lt":
-                hi = min(hi, bisect.bisect_left(keys, (v,)))
-            elif op == "equals":
-                lo = max(lo, bisect.bisect_left(keys, (v,)))
-                hi = min(hi, bisect.bisect_right(keys, (v, "\uffff")))
+        lower = [t for t in terms if t[1] in _LOWER_BOUNDS]
+        upper = [t for t in terms if t[1] in _UPPER_BOUNDS]
+        lo = _first(keys, lambda k: matches(k[0], k[0], lower), 0)
+        hi = _first(keys, lambda k: not matches(k[0], k[0], upper), lo)
         total = max(0, hi - lo)
         recs = self.records[stream]
         if start >= total:
@@ -230,32 +221,25 @@ class Store:
             b = hi - start
             a = max(lo, bisect.bisect_left(keys, (keys[a][0],), lo, hi))
             b = min(hi, bisect.bisect_right(keys, (keys[b - 1][0], "\uffff"), lo, hi))
-            chunk = sorted(keys[a:b], key=lambda k: k[1])
-            chunk.sort(key=lambda k: k[0], reverse=True)
+            chunk = keys[a:b]
+            order(chunk, [("updated", "desc")], lambda k, f: k[1] if f == "id" else k[0])
             offset = start - (hi - b)
             page = chunk[offset: offset + min(size, total - start)]
         return total, [recs[i].body for _u, i in page]
 
-def _match(r: Record, term) -> bool:
-    if isinstance(term, list):  # ("and"|"or", [...]) group
-        kind, sub = term
-        return _match_all(r, sub) if kind == "and" else _match_any(r, sub)
-    field, op, v = term
-    x = r.updated if field == "updated" else r.created
-    if op == "gte":
-        return x >= v
-    if op == "gt":
-        return x > v
-    if op == "lte":
-        return x <= v
-    if op == "lt":
-        return x < v
-    return x == v
+
+# Operators that bound updatedAt from below and from above (a search's criteria on it make one run of the index).
+_LOWER_BOUNDS = ("gt", "gte", "equals")
+_UPPER_BOUNDS = ("lt", "lte", "equals")
 
 
-def _match_all(r, terms) -> bool:
-    return all(_match(r, t) for t in terms)
-
-
-def _match_any(r, terms) -> bool:
-    return any(_match(r, t) for t in terms)
+def _first(keys: list, reached, lo: int) -> int:
+    """The first index from ``lo`` where ``reached(key)`` holds, for a predicate false and then true along ``keys``."""
+    hi = len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if reached(keys[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
