@@ -14,22 +14,11 @@ import requests
 from integration_tests.cli import configured_catalog, run_cli, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.emulator.auth import NO_METADATA_TOKEN
-<<<<<<< HEAD
-from source_kustomer.manifest import load_manifest
-
-pytestmark = pytest.mark.e2e
-
-SEARCH_STREAMS = ["customers", "conversations", "messages", "notes", "kobjects", "companies"]
-LIST_STREAMS = ["users", "teams", "tags", "shortcuts", "slas", "klasses", "brands", "business_schedules", "satisfaction_forms"]
-# Every stream the manifest declares (the per-klass streams come on top).
-STATIC_STREAMS = list(load_manifest()["definitions"]["streams"])
-=======
 from integration_tests.expected import custom_attribute_ids, ids_since, klasses_by_stream, metadata_properties
 from integration_tests.streams import LIST_STREAMS, SEARCH_CONTEXTS, SEARCH_STREAMS, STATIC_STREAMS, emulator_stream
 
 pytestmark = pytest.mark.e2e
 
->>>>>>> main
 START_DATE = "2024-06-01T00:00:00Z"
 
 
