@@ -20,7 +20,8 @@ from integration_tests.emulator.audit import AUDIT_MAX_COUNT, AUDIT_PATH, LAST_L
 from integration_tests.emulator.auth import ALL_ROLES as EMULATOR_ROLES
 from integration_tests.emulator.custom_attributes import STANDARD_CUSTOM
 from integration_tests.emulator.errors import ApiError
-from integration_tests.emulator.lists import LIST_MAX_PAGE_SIZE, list_paging, status_filter
+from integration_tests.emulator.lists import MAX_PAGE_SIZE, list_paging, status_filter
+from integration_tests.emulator.routing import ENDPOINTS as ROUTING_ENDPOINTS
 from integration_tests.emulator.records import OBJECT_TYPE, normalize_iso
 from integration_tests.emulator.records import dumps as dumps_bytes
 from integration_tests.emulator.routes import envelope
@@ -48,8 +49,10 @@ TOKEN = "unit-test-token-7f3a9c"
 SEARCH_CONTEXTS = {
     stream: next(context for context, served in EMULATOR_CONTEXTS.items() if served == streams.emulator_stream(stream)) for stream in streams.SEARCH_STREAMS
 }
-LIST_PATHS = {stream: "/v1/" + streams.emulator_stream(stream) for stream in streams.LIST_STREAMS}
-LIST_MAX_PAGE = {stream: LIST_MAX_PAGE_SIZE[streams.emulator_stream(stream)] for stream in streams.LIST_STREAMS}
+# (The routing family's endpoints are under /v1/routing: integration_tests/emulator/routing.py.)
+LIST_PATHS = {stream: ROUTING_ENDPOINTS[streams.emulator_stream(stream)][0] if streams.emulator_stream(stream) in ROUTING_ENDPOINTS
+              else "/v1/" + streams.emulator_stream(stream) for stream in streams.LIST_STREAMS}
+LIST_MAX_PAGE = {stream: MAX_PAGE_SIZE[streams.emulator_stream(stream)] for stream in streams.LIST_STREAMS}
 OBJECT_TYPES = {stream: OBJECT_TYPE[streams.emulator_stream(stream)] for stream in streams.SEARCH_STREAMS + streams.LIST_STREAMS}
 # The object types Kustomer has custom attribute definitions of (GET /v1/metadata/<type>; a klass's are set per test).
 METADATA_OBJECTS = tuple(STANDARD_CUSTOM)

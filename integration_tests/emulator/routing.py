@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from .builders import GeneratorBase, _Ctx
 from .errors import ApiError
 from .records import ORG_REL, RANGE_END_MS, RANGE_START_MS, SELF_PATH, Record, dumps, iso_ms, make_id, rel
-from .routes import DEFAULT_PAGE_SIZE, Request, envelope, int_param, route
+from .lists import MAX_PAGE_SIZE, list_paging
+from .routes import Request, envelope, route
 from .vocab import CHANNELS
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ ROUTING_ROLES = sorted({role for _path, _size, roles in ENDPOINTS.values() for r
 # Every role but the routing ones (conversation times, which need org.permission.conversation.read, stay readable).
 NO_ROUTING_TOKEN = "no-routing-token"
 SELF_PATH.update({stream: path for stream, (path, _size, _roles) in ENDPOINTS.items()})
+MAX_PAGE_SIZE.update({stream: size for stream, (_path, size, _roles) in ENDPOINTS.items()})
 SELF_PATH["conversation_times"] = "/v1/conversation-times"
 
 DAY_MS = 86400_000
@@ -222,11 +224,10 @@ def _flag(value: str | None, name: str) -> bool | None:
 
 
 def _list(emu: "KustomerEmulator", req: Request, stream: str) -> bytes:
-    path, largest, roles = ENDPOINTS[stream]
+    path, _largest, roles = ENDPOINTS[stream]
     _refuse_without_role(req, roles)
     query, store = req.query, emu.store
-    page = int_param(query, "page", 1)
-    size = min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), largest)
+    page, size = list_paging(query, stream)
     with store.lock:
         recs = store.records[stream]
         if stream == "work_sessions":
