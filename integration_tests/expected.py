@@ -10,7 +10,7 @@ import requests
 
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.emulator.records import normalize_iso
-from integration_tests.streams import emulator_stream, klass_stream, metadata_objects
+from integration_tests.streams import APPEND_ONLY_STREAMS, emulator_stream, klass_stream, metadata_objects
 
 
 def klasses_by_stream(emulator: KustomerEmulator) -> Dict[str, Dict[str, Any]]:
@@ -19,15 +19,16 @@ def klasses_by_stream(emulator: KustomerEmulator) -> Dict[str, Dict[str, Any]]:
 
 
 def ids_since(emulator: KustomerEmulator, stream: str, since: str) -> Set[str]:
-    """Every object of the connector's `stream` updated at or after `since` (a date or date-time in any ISO form):
-    what a full refresh and a first incremental sync from that start date deliver."""
+    """Every object of the connector's `stream` updated (an append-only stream's: created) at or after `since` (a date
+    or date-time in any ISO form): what a full refresh and a first incremental sync from that start date deliver."""
     since = normalize_iso(since)
+    attribute = "createdAt" if stream in APPEND_ONLY_STREAMS else "updatedAt"
     klass = klasses_by_stream(emulator).get(stream) if stream.startswith("kobjects_") else None
     objects = emulator.records("kobjects" if klass else emulator_stream(stream))
     return {
         o["id"]
         for o in objects
-        if o["attributes"].get("updatedAt", "") >= since and (klass is None or o["relationships"]["klass"]["data"]["id"] == klass["id"])
+        if o["attributes"].get(attribute, "") >= since and (klass is None or o["relationships"]["klass"]["data"]["id"] == klass["id"])
     }
 
 
