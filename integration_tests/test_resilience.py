@@ -20,6 +20,7 @@ import pytest
 from integration_tests.cli import Run, configured_catalog, console_script, instant_backoff_env, parse_message, run_cli, write_json
 from integration_tests.emulator import KustomerEmulator
 from integration_tests.expected import ids_since
+from integration_tests.test_search_windows import SearchLog
 
 pytestmark = pytest.mark.e2e
 
@@ -366,6 +367,13 @@ def test_read_fails_within_a_minute_with_an_error_trace_saying_why(workdir, cata
 # -- 5. A read killed mid-way -----------------------------------------------------------------------------------
 
 
+def _read_up_to(stream_state: Dict[str, Any]) -> str:
+    """Up to when a state says its stream is read from the start: `updated_at` (1.0.0's form), or the end of the
+    first of the ranges read (the date-range form of search-backed streams)."""
+    ranges = stream_state.get("slices") or [{}]
+    return stream_state.get("updated_at") or ranges[0].get("end", "")
+
+
 def _read_until_checkpoint(command: List[str], workdir: Path, stream: str, start: str, timeout: float = 60) -> Dict[str, Any]:
     """Starts a read and kills it at the first STATE of `stream` past `start`: that state, and the records before it.
 
@@ -390,7 +398,7 @@ def _read_until_checkpoint(command: List[str], workdir: Path, stream: str, start
             elif message["type"] == "STATE" and message["state"]["stream"]["stream_descriptor"]["name"] == stream:
                 checkpointed |= since_checkpoint
                 since_checkpoint = set()
-                if message["state"]["stream"]["stream_state"].get("updated_at", "") > start:
+                if _read_up_to(message["state"]["stream"]["stream_state"]) > start:
                     state = message["state"]
                     break
     finally:
@@ -471,11 +479,13 @@ def test_with_a_share_of_50_the_connector_leaves_half_of_each_window_to_another_
     trickle.start()
     started = time.monotonic()
     try:
-        run = _read(workdir, _config(workdir, emulator.url, page_size=50, rate_limit_share=50), catalog, streams)
+        with SearchLog(emulator) as log:
+            run = _read(workdir, _config(workdir, emulator.url, page_size=50, rate_limit_share=50), catalog, streams)
     finally:
         trickle.stopped.set()
         trickle.join()
     took = time.monotonic() - started
+    assert len(log.windows("customers")) > 1  # several windows of a stream in flight
 
     _assert_every_record_arrived(run, emulator, streams)
     windows = emulator.stats()["windows"]

@@ -23,7 +23,7 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import cdk_internals
-from source_kustomer.config import DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
+from source_kustomer.config import DEFAULT_NUM_WORKERS, DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
 from source_kustomer.errors import roles_wording
 from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
@@ -100,6 +100,17 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         except ConfigError:
             share = DEFAULT_RATE_LIMIT_SHARE  # an invalid config fails where it is checked, with its own message
         cdk_internals.use_kustomer_budget(self, share)
+
+    def _create_streams(self, selected_configs: List[Dict[str, Any]], all_configs: List[Dict[str, Any]]) -> List[Any]:
+        """The CDK's streams; each search-backed stream reads several windows at once, up to `num_workers`."""
+        streams = super()._create_streams(selected_configs, all_configs)
+        try:
+            workers = normalize_config(cdk_internals.source_config(self))["num_workers"]
+        except ConfigError:
+            workers = DEFAULT_NUM_WORKERS
+        for stream in streams:
+            cdk_internals.read_in_windows(stream, max_windows=workers)
+        return streams
 
     def read_config(self, config_path: str) -> Dict[str, Any]:
         """The config as the streams use it: validated, with start_date and api_url normalised (the console script's,

@@ -181,7 +181,10 @@ class FakeKustomer:
     audit_max_count: int = AUDIT_MAX_COUNT
     audit_last_link: str = LAST_LINK_NONE
     objects: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
-    search_requests: List[Dict[str, Any]] = field(default_factory=list)
+    search_requests: List[Dict[str, Any]] = field(default_factory=list)  # the searches that read pages
+    # One-record searches: the check's probe of the search role, the plan of a stream's windows
+    # (source_kustomer.search.SearchWindows).
+    one_record_searches: List[Dict[str, Any]] = field(default_factory=list)
     archive_requests: List[Dict[str, Any]] = field(default_factory=list)
     audit_requests: List[Dict[str, List[str]]] = field(default_factory=list)
     list_requests: List[Dict[str, Any]] = field(default_factory=list)
@@ -219,7 +222,7 @@ class FakeKustomer:
     def _search(self, request, context, archive: bool = False) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
         page, page_size = search_paging(_query(request))
         body = request.json()
-        (self.archive_requests if archive else self.search_requests).append(
+        (self.archive_requests if archive else self.one_record_searches if page_size == 1 else self.search_requests).append(
             {"body": body, "page": page, "page_size": page_size, "headers": dict(request.headers)}
         )
         klass_names = [k["attributes"]["name"] for k in self.objects.get("klasses", [])]

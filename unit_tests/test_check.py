@@ -256,7 +256,7 @@ def test_given_kustomer_lists_no_roles_then_one_search_of_one_record_probes_the_
 
     assert status["status"] == "SUCCEEDED"
     assert paths(kustomer) == [TOKEN_PATH, "/v1/customers/search", "/v1/users"]
-    (probe,) = kustomer.search_requests
+    (probe,) = kustomer.one_record_searches
     assert probe["page_size"] == 1 and probe["body"]["queryContext"] == "customer"
 
 

@@ -284,8 +284,8 @@ def test_num_workers_outside_1_to_16_is_refused(num_workers):
     assert "`num_workers`" in refusal(ConfigBuilder().set("num_workers", num_workers).build())
 
 
-def test_num_workers_defaults_to_3():
-    assert normalize_config(ConfigBuilder().build())["num_workers"] == 3
+def test_num_workers_defaults_to_8_windows_in_flight():
+    assert normalize_config(ConfigBuilder().build())["num_workers"] == 8
 
 
 # --- rate_limit_share -----------------------------------------------------------------------------------------------

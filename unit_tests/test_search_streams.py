@@ -8,6 +8,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from source_kustomer.search import MIN_PAGES_PER_WINDOW, WINDOWS_PER_WORKER
 from unit_tests.builders import SEARCH_CONTEXTS, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of
 from unit_tests.conftest import read_source
 
@@ -122,7 +123,7 @@ def test_a_window_past_the_search_cap_is_read_in_full_without_requesting_past_th
 
     ids = Counter(r["id"] for r in records_of(output, "customers"))
     assert set(ids) == {f"c{i:06d}" for i in range(23_456)}
-    assert sum(ids.values()) - len(ids) <= 2  # only the boundary record at each restart is read twice
+    assert sum(ids.values()) == len(ids)  # the records a restart reads again are not delivered twice
     assert not any((r["page"] - 1) * r["page_size"] >= 10_000 for r in kustomer.search_requests)
 
 
@@ -146,15 +147,16 @@ def test_incremental_state_is_the_greatest_updated_at_delivered_and_the_next_run
 
     assert len(records_of(first, "notes")) == 10
     state = first.most_recent_state.stream_state.__dict__
-    assert _state_cursor(state) == _ts(BASE, 9 * 3600)
+    assert _state_cursor(state) >= _ts(BASE, 9 * 3600)  # the window read: up to the sync's start
 
     kustomer.search_requests.clear()
-    kustomer.add("notes", [kustomer_object("note", "n-new", _ts(BASE, 20 * 3600))])
+    new_at = datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"  # updated after the first run
+    kustomer.add("notes", [kustomer_object("note", "n-new", new_at)])
     second = read_source(config, catalog("notes", sync_mode=SyncMode.incremental), StateBuilder().with_stream_state("notes", state).build())
 
     assert "n-new" in {r["id"] for r in records_of(second, "notes")}
     assert {r["id"] for r in records_of(second, "notes")} <= {"n9", "n-new"}
-    assert min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) == _ts(BASE, 9 * 3600)
+    assert _ts(BASE, 9 * 3600) <= min(r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests) <= new_at
 
 
 def test_start_date_bounds_the_first_run(kustomer):
@@ -187,3 +189,35 @@ def test_every_search_asks_for_soft_deleted_objects_too(kustomer):
     read_source(ConfigBuilder().build(), catalog("conversations"))
 
     assert kustomer.search_requests and all(r["body"].get("includeDeleted") is True for r in kustomer.search_requests)
+
+
+def test_a_tie_block_straddling_a_search_cap_restart_is_delivered_exactly_once(kustomer):
+    before = [kustomer_object("conversation", f"b{i:05d}", _ts(BASE, i)) for i in range(8_500)]
+    tie = [kustomer_object("conversation", f"t{i:05d}", _ts(BASE, 9_000)) for i in range(1_200)]
+    after = [kustomer_object("conversation", f"z{i:05d}", _ts(BASE, 10_000 + i)) for i in range(700)]
+    kustomer.add("conversations", before + tie + after)
+
+    output = read_source(ConfigBuilder().set("num_workers", 1).build(), catalog("conversations"))
+
+    ids = Counter(r["id"] for r in records_of(output, "conversations"))
+    assert set(ids) == {o["id"] for o in before + tie + after}
+    assert [i for i, n in ids.items() if n > 1] == []
+
+
+def test_a_large_range_is_read_in_several_windows_that_do_not_overlap_and_deliver_each_id_once(kustomer):
+    kustomer.add("messages", [kustomer_object("message", f"m{i:05d}", _ts(BASE, i * 600)) for i in range(12_000)])
+
+    output = read_source(ConfigBuilder().set("num_workers", 4).build(), catalog("messages"))
+
+    ids = Counter(r["id"] for r in records_of(output, "messages"))
+    assert len(ids) == 12_000 and set(ids.values()) == {1}
+    assert len(kustomer.one_record_searches) == 1  # one one-record search planned the windows
+    windows = sorted({(r["body"]["and"][1]["message_updated_at"]["lte"], r["body"]["and"][0]["message_updated_at"]["gte"])
+                      for r in kustomer.search_requests if r["page"] == 1}, key=lambda w: w[0])
+    ends = sorted({end for end, _start in windows})
+    # two windows per worker (4 workers), each of at least four pages of 500: 12,000 records make six
+    assert len(ends) == min(4 * WINDOWS_PER_WORKER, 12_000 // (500 * MIN_PAGES_PER_WINDOW)) > 4, ends
+    starts = sorted({min(start for end, start in windows if end == e) for e in ends})
+    for end, next_start in zip(ends, starts[1:]):
+        gap = datetime.strptime(next_start, "%Y-%m-%dT%H:%M:%S.%fZ") - datetime.strptime(end, "%Y-%m-%dT%H:%M:%S.%fZ")
+        assert gap == timedelta(milliseconds=1)
