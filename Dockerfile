@@ -34,7 +34,7 @@ USER airbyte
 # What Airbyte's acceptance tests read (test_image_labels): metadata.yaml's dockerRepository and dockerImageTag
 # (unit_tests/test_packaging.py checks they agree; airbyte-ci's own build adds the same labels).
 LABEL io.airbyte.name="airbyte/source-kustomer"
-LABEL io.airbyte.version="1.0.0"
+LABEL io.airbyte.version="1.1.0"
 
 ENV AIRBYTE_ENTRYPOINT="source-kustomer"
 ENTRYPOINT ["source-kustomer"]

@@ -145,3 +145,15 @@ def configured_catalog(catalog: Mapping[str, Any], streams: Optional[List[str]] 
 def write_json(path: Path, value: Any) -> Path:
     path.write_text(json.dumps(value))
     return path
+
+
+def emulator_config(workdir: Path, api_url: str, start_date: str, token: str) -> Path:
+    """A config file for the emulator at `api_url`, one per token."""
+    return write_json(workdir / f"config-{token}.json", {"api_token": token, "start_date": start_date, "api_url": api_url})
+
+
+def discovered_catalog(config_path: Path, workdir: Path) -> Dict[str, Any]:
+    """The catalog `discover` prints (the discover must succeed)."""
+    run = run_cli(["discover", "--config", str(config_path)], workdir)
+    assert run.exit_code == 0, run.stdout[-2000:]
+    return run.of_type("CATALOG")[0]["catalog"]

@@ -191,7 +191,7 @@ def expected_count(emulator: KustomerEmulator, stream: str) -> int:
 def summarize_state(state: Any) -> str:
     if not state or state.get("__ab_no_cursor_state_message"):
         return "- (full refresh)"
-    for cursor in ("updated_at", "created_at"):  # created_at: conversation_times, append-only
+    for cursor in ("updated_at", "created_at"):  # created_at: the append-only streams (audit_logs, conversation_times)
         if cursor in state:
             return f"{cursor}={state[cursor]}"
     if "slices" in state:

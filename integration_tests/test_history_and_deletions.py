@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 import jsonschema
 import pytest
 
-from integration_tests.cli import Run, configured_catalog, run_cli, write_json
+from integration_tests.cli import discovered_catalog, emulator_config, Run, configured_catalog, run_cli, write_json
 from integration_tests.emulator import DEFAULT_TOKEN, NO_AUDIT_TOKEN, KustomerEmulator
 from integration_tests.emulator.search import ARCHIVE_CONTEXTS
 from integration_tests.expected import ids_since
@@ -57,14 +57,12 @@ def workdir(tmp_path_factory) -> Path:
 
 
 def _config(emulator: KustomerEmulator, workdir: Path, token: str = DEFAULT_TOKEN) -> Path:
-    return write_json(workdir / f"config-{token}.json", {"api_token": token, "start_date": START_DATE, "api_url": emulator.url})
+    return emulator_config(workdir, emulator.url, START_DATE, token)
 
 
 @pytest.fixture(scope="module")
 def catalog(emulator, workdir) -> Dict[str, Any]:
-    run = run_cli(["discover", "--config", str(_config(emulator, workdir))], workdir)
-    assert run.exit_code == 0, run.stdout[-2000:]
-    return run.of_type("CATALOG")[0]["catalog"]
+    return discovered_catalog(_config(emulator, workdir), workdir)
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 import requests
 
 from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import SUCCESS_RESOLUTION, ErrorResolution, ResponseAction
 
+from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
 from source_kustomer.search import refused_archive_as_last_page, refused_archive_of_an_archived_context
 
@@ -25,17 +26,13 @@ class KustomerErrorHandler(DefaultErrorHandler):
 
     Each filter the CDK evaluates parses the body with the standard json module, for its predicate and again for its
     error message: two parses of every page before the filter that accepts a 200. Anything else goes to the filters.
-
-    A stream whose $parameters name the `roles` that grant it (an API key may well lack them) is let through a 403:
-    the stream syncs nothing, one warning names the roles, and the other streams go on. (A response filter cannot do
-    it: its predicate does not see the status, and its `http_codes` match any 403, with or without `roles`.)
     """
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
+        # Streams a key may lack the role of ($parameters `role`): a refusal (403, let through) is said once per stream.
         self._stream = str((parameters or {}).get("name") or "")
-        roles = (parameters or {}).get("roles")
-        self._roles: Tuple[str, ...] = tuple(roles) if isinstance(roles, (list, tuple)) else ()
+        self._role = (parameters or {}).get("role")
 
     def interpret_response(self, response_or_exception: Optional[Union[requests.Response, Exception]]) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response) and response_or_exception.status_code == 200:
@@ -45,8 +42,8 @@ class KustomerErrorHandler(DefaultErrorHandler):
         resolution = super().interpret_response(response_or_exception)
         if not isinstance(response_or_exception, requests.Response):
             return resolution
-        if self._roles and response_or_exception.status_code == 403 and resolution.response_action == ResponseAction.FAIL:
-            return missing_role(self._stream, self._roles, response_or_exception)
+        if resolution.response_action == ResponseAction.IGNORE and response_or_exception.status_code == 403 and self._role:
+            warn_missing_role(self._stream, self._role, response_or_exception)
         if resolution.response_action == ResponseAction.IGNORE:
             failed = refused_archive_of_an_archived_context(response_or_exception)
             if failed is not None:
@@ -63,21 +60,33 @@ _warned: Set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def roles_wording(roles: Tuple[str, ...]) -> str:
-    """`org.permission.queue.read or org.permission.routing.read`."""
-    return " or ".join(roles)
-
-
-def missing_role(stream: str, roles: Tuple[str, ...], response: requests.Response) -> ErrorResolution:
-    """The stream's 403, let through with one warning per stream naming the roles that would grant it."""
-    message = (
-        f"{stream}: the API key lacks {roles_wording(roles)} (HTTP 403: "
-        f"{kustomer_reason(page_body(response), response.reason)}): the stream syncs nothing, the other streams go on. "
-        f"Give the key that role in Kustomer (Settings > Security > API Keys) to sync it."
-    )
+def warn_missing_role(stream: str, role: str, response: requests.Response) -> None:
+    """One warning per role and sync (a process), naming every stream that needs it: they read nothing without it,
+    the others go on."""
     with _warned_lock:
-        first = stream not in _warned
-        _warned.add(stream)
-    if first:
-        LOGGER.warning(message)
-    return ErrorResolution(response_action=ResponseAction.IGNORE, failure_type=FailureType.config_error, error_message=message)
+        if role in _warned:
+            return
+        _warned.add(role)
+    reason = kustomer_reason(page_body(response), response.reason)
+    streams = ", ".join(streams_needing(role)) or stream
+    LOGGER.warning(
+        f"The API key lacks {role} (Kustomer answered HTTP 403 on {stream}: {reason}): {streams} sync no records, "
+        f"the other streams go on. Give the key {role} in Kustomer (Settings > Security > API Keys) to sync them."
+    )
+
+
+def streams_needing(role: str) -> List[str]:
+    """The manifest's streams whose $parameters name `role` as the one they need."""
+    return [name for name, needed in stream_roles().items() if needed[0] == role]
+
+
+@functools.lru_cache(maxsize=None)
+def stream_roles() -> Dict[str, Tuple[str, ...]]:
+    """{stream: (the role named to users, other roles that grant it)} for the streams a key may lack the role of."""
+    streams = (load_manifest().get("definitions") or {}).get("streams") or {}
+    roles = {}
+    for name, stream in streams.items():
+        parameters = stream.get("$parameters") or {}
+        if parameters.get("role"):
+            roles[name] = (parameters["role"], *(parameters.get("also_roles") or ()))
+    return roles

@@ -21,7 +21,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -31,6 +31,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Record, StreamSlice
 
+from source_kustomer.audit_log import AUDIT_ROLE, audit_pages, audit_params, delete_event, next_link, parse_time
 from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body
 from source_kustomer.config import NormalizedConfig
 
@@ -46,10 +47,6 @@ SEARCH_FROM_DAYS = 732
 # What the source adds to the config for its components (see `with_sync_context`).
 SYNC_STATES = "_kustomer_sync_states"
 
-AUDIT_PAGE_SIZE = 1000  # the audit log's maximum `count`
-# Kustomer's reference names `eventVerb` but not its values: these are read as a deletion of the object.
-DELETE_VERBS = frozenset({"delete", "deleted", "destroy", "destroyed"})
-AUDIT_ROLE = "org.permission.audit_logs.read"
 # Kustomer's reference shows audit events expiring a year after they happen (`expiresAt`); a shorter margin warns.
 AUDIT_RETENTION = datetime.timedelta(days=360)
 
@@ -81,17 +78,6 @@ def saved_cursor_values(state: List[AirbyteStateMessage]) -> Dict[str, str]:
         if isinstance(value, str) and value:
             values[message.stream.stream_descriptor.name] = value
     return values
-
-
-def parse_time(value: Any) -> Optional[datetime.datetime]:
-    """An ISO 8601 UTC time as Kustomer and the cursor write it (with or without milliseconds); None otherwise."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def earlier_in_time(first: str, second: str) -> bool:
@@ -320,14 +306,7 @@ class SearchRecordExtractor(KustomerDataExtractor):
                 "from the destination."
             )
         deleted: Dict[str, datetime.datetime] = {}
-        params: Dict[str, Any] = {
-            "count": AUDIT_PAGE_SIZE,
-            "filter[objectType]": self._object_type,
-            "filter[start]": since,
-            "filter[end]": until,
-        }
-        while True:
-            response = self.audit_requester.send_request(request_params=params)  # type: ignore[union-attr]
+        for response in audit_pages(self.audit_requester, audit_params(since, until, self._object_type)):  # type: ignore[arg-type]
             if response is None or response.status_code != 200:  # 403 or 404, let through by the error handler
                 if self._warned.first(self._stream):
                     status = "no answer" if response is None else f"HTTP {response.status_code}"
@@ -344,53 +323,14 @@ class SearchRecordExtractor(KustomerDataExtractor):
                     continue
                 if object_id not in deleted or at > deleted[object_id]:
                     deleted[object_id] = at
-            link = next_link(body)
-            # links.next may or may not repeat the filters: keep ours, take its cursor (`before`, `after`, `page`, ...)
-            following = {**params, **dict(parse_qsl(urlsplit(link).query))} if link else params
-            if following == params:
-                break
-            params = following
         for object_id, at in sorted(deleted.items(), key=lambda item: (item[1], item[0])):
             yield {"type": self._object_type, "id": object_id, "attributes": {"deleted": True, "updatedAt": kustomer_time(at)}}
-
-
-def next_link(body: Any) -> Optional[str]:
-    """The page after this one, from Kustomer's `links.next`; None on the last page.
-
-    Kustomer's reference types `links.next` of search and audit-log answers as always present (a string, never
-    null), so an empty page, or a page `meta` numbers as the last, also ends the reading.
-    """
-    if not isinstance(body, dict) or not body.get("data"):
-        return None
-    link = (body.get("links") or {}).get("next")
-    meta = body.get("meta") or {}
-    page, pages = meta.get("page"), meta.get("totalPages")
-    if isinstance(page, int) and isinstance(pages, int) and page >= pages:
-        return None
-    return link if isinstance(link, str) and link else None
 
 
 def kustomer_time(moment: datetime.datetime) -> str:
     """`2026-11-29T08:09:51.390Z`: Kustomer's form, the one the cursor reads."""
     moment = moment.astimezone(datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def delete_event(event: Any, object_type: str) -> tuple:
-    """(object id, event time) of an audit event that deletes an object of `object_type`; (None, None) otherwise."""
-    attributes = event.get("attributes") if isinstance(event, dict) else None
-    if not isinstance(attributes, dict):
-        return None, None
-    verb = str(attributes.get("eventVerb") or "").lower()
-    name = str(attributes.get("eventName") or "").lower()
-    if verb not in DELETE_VERBS and name.rsplit(".", 1)[-1] not in DELETE_VERBS:
-        return None, None
-    if str(attributes.get("objectType") or object_type) != object_type:
-        return None, None
-    object_id, at = attributes.get("objectId"), parse_time(attributes.get("createdAt"))
-    if not isinstance(object_id, str) or not object_id or at is None:
-        return None, None
-    return object_id, at
 
 
 def search_upper_bound(response: requests.Response) -> Optional[str]:

@@ -24,7 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_kustomer import cdk_internals
 from source_kustomer.config import DEFAULT_NUM_WORKERS, DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
-from source_kustomer.errors import roles_wording
+from source_kustomer.errors import stream_roles
 from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
 from source_kustomer.search import with_sync_context
@@ -143,14 +143,14 @@ class SourceKustomer(ConcurrentDeclarativeSource):
                 f"The API key lacks {METADATA_ROLE}: custom attributes are published untyped inside `custom`. "
                 "Give the key that role to get each custom attribute as a typed column."
             )
-        lacking = missing_stream_roles(self._source_config, roles)
-        if lacking:
-            # Optional too: each of these streams syncs nothing, with one warning, and the others go on.
-            logger.warning(
-                "The API key lacks the role of some streams, which sync nothing without it: "
-                + "; ".join(f"{stream} needs {roles_wording(needed)}" for stream, needed in lacking)
-                + ". Give the key those roles in Kustomer (Settings > Security > API Keys) to sync them."
-            )
+        if isinstance(roles, list):
+            lacking = lacking_roles(roles)
+            if lacking:
+                logger.warning(
+                    "The API key lacks roles some streams need; those streams sync no records (the others do): "
+                    + "; ".join(f"{role} for {', '.join(streams)}" for role, streams in lacking.items())
+                    + ". Give the key these roles in Kustomer (Settings > Security > API Keys) to sync them."
+                )
         with cdk_internals.streams_built_from(self, config):
             return super().check(logger, config)
 
@@ -227,22 +227,6 @@ def search_stream_names(manifest: Mapping[str, Any]) -> List[str]:
     return [name for name, stream in streams.items() if "query_context" in (stream.get("$parameters") or {})]
 
 
-def missing_stream_roles(manifest: Mapping[str, Any], roles: Any) -> List[Tuple[str, Tuple[str, ...]]]:
-    """(stream, its roles) for each stream whose $parameters name the `roles` that grant it and none of which the
-    token lists, in the manifest's order; none when the token does not list its roles. A permission-set role
-    `org.permission.<x>.read` also counts under its legacy names (`org.user.<x>.read`, `org.admin.<x>.read`)."""
-    if not isinstance(roles, list):
-        return []
-    streams = (manifest.get("definitions") or {}).get("streams") or {}
-    lacking = []
-    for name, stream in streams.items():
-        needed = tuple((stream.get("$parameters") or {}).get("roles") or ())
-        accepted = needed + tuple(role.replace("org.permission.", legacy, 1) for role in needed for legacy in ("org.user.", "org.admin."))
-        if needed and not grants(roles, accepted):
-            lacking.append((name, needed))
-    return lacking
-
-
 def grants(roles: List[Any], accepted: Tuple[str, ...]) -> bool:
     """Whether a listed role is one of `accepted`; a listed wildcard (`org.permission.search.*`) counts as each role
     it matches."""
@@ -276,6 +260,17 @@ def missing_search_role(config: Mapping[str, Any], roles: Any, streams: List[str
             f"{SEARCH_ROLE} (or the legacy role {LEGACY_SEARCH_ROLE}) in Kustomer (Settings > Security > API Keys)."
         )
     return None
+
+
+def lacking_roles(roles: List[Any]) -> Dict[str, List[str]]:
+    """{role: the streams that need it} for the roles of the manifest's streams (`role`, `also_roles`) the key's listed
+    roles grant none of; a permission-set role counts under its legacy names too (org.user.*, org.admin.*)."""
+    lacking: Dict[str, List[str]] = {}
+    for stream, needed in stream_roles().items():
+        accepted = tuple(name.replace("org.permission.", prefix) for name in needed for prefix in ("org.permission.", "org.user.", "org.admin."))
+        if not grants(roles, accepted):
+            lacking.setdefault(needed[0], []).append(stream)
+    return lacking
 
 
 @functools.lru_cache(maxsize=None)

@@ -26,7 +26,7 @@ class _Fault:
 FAULT_KINDS = ("status", "drop", "latency", "invalid_json", "truncated", "rate_limit")
 
 CONFIG_KEYS = {"rate_limit", "search_rate_limit", "window_seconds", "latency_ms", "reset_header_mode",
-               "search_cap", "search_horizon_days"}
+               "search_cap", "search_horizon_days", "audit_order"}
 
 
 def checked_config(config: dict, changes: dict) -> dict:
@@ -46,6 +46,9 @@ def checked_config(config: dict, changes: dict) -> dict:
         elif k == "reset_header_mode":
             if v not in ("epoch", "seconds"):
                 raise ApiError(400, "reset_header_mode must be 'epoch' or 'seconds'")
+        elif k == "audit_order":
+            if v not in ("newest_first", "newest_first_before", "oldest_first"):
+                raise ApiError(400, "audit_order must be 'newest_first', 'newest_first_before' or 'oldest_first'")
         elif k == "search_horizon_days":
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ApiError(400, "search_horizon_days must be a positive number")

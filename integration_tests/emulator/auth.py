@@ -24,17 +24,23 @@ NO_SEARCH_UNLISTED_TOKEN = "no-search-role-unlisted-token"
 LEGACY_ROLES_TOKEN = "legacy-roles-token"
 # Another integration of the same org, with every role: it draws from the same rate-limit budgets.
 SECOND_CLIENT_TOKEN = "second-client-token"
+# Every role but the knowledge base's and the workflows' (org.permission.kb.read, org.permission.workflow.read).
+NO_KB_WORKFLOW_TOKEN = "no-kb-workflow-token"
+KB_WORKFLOW_RESOURCES = ("kb", "workflow")
 # What the per-window statistics call each client (never the token itself).
 CLIENT_NAMES = {NO_ROLES_TOKEN: "no-roles", NO_METADATA_TOKEN: "no-metadata", NO_AUDIT_TOKEN: "no-audit", NO_SEARCH_TOKEN: "no-search-role",
                 NO_SEARCH_UNLISTED_TOKEN: "no-search-role-unlisted", SECOND_CLIENT_TOKEN: "second-client",
-                LEGACY_ROLES_TOKEN: "legacy-roles", NO_ROUTING_TOKEN: "no-routing"}
+                LEGACY_ROLES_TOKEN: "legacy-roles", NO_ROUTING_TOKEN: "no-routing", NO_KB_WORKFLOW_TOKEN: "no-kb-workflow"}
 
 # read role needed per top-level resource (for the 403 of no-roles-token)
-ROLE_RESOURCE = {**OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_logs"}
+ROLE_RESOURCE = {**OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_logs", "kb": "kb", "workflows": "workflow",
+                 "snippets": "snippet", "role-groups": "role_group", "spam": "spam", "routing": "routing"}
 # Search and archive search accept any one of these (Kustomer's API reference): permission-set roles, then legacy ones.
 SEARCH_ROLES = ("org.permission.search.create", "org.permission.search.update", "org.permission.search_global.create",
                 "org.permission.search_preview.create", "org.user.search.read", "org.admin.search.read")
-ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0]} | set(ROUTING_ROLES))
+# Saved searches (GET /v1/customers/searches) need org.permission.search.read besides the customer role.
+ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0], "org.permission.search.read"}
+                   | set(ROUTING_ROLES))
 LEGACY_ROLES = sorted({f"org.user.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.user.search.read"})
 
 
@@ -64,6 +70,10 @@ def authenticate(own_token: str, header: str | None, method: str, path: str, res
         if resource == "audit_logs":
             raise ApiError(403, missing_role(resource))
         return token
+    if token == NO_KB_WORKFLOW_TOKEN:
+        if resource in KB_WORKFLOW_RESOURCES:
+            raise ApiError(403, missing_role(resource))
+        return token
     if token in (NO_SEARCH_TOKEN, NO_SEARCH_UNLISTED_TOKEN):
         if resource == "search":
             raise ApiError(403, missing_role(resource))
@@ -86,6 +96,8 @@ def token_document(emu: "KustomerEmulator", req: Request) -> bytes:
         roles = [r for r in ALL_ROLES if r != "org.permission.audit_logs.read"]
     elif token in (NO_SEARCH_TOKEN, NO_SEARCH_UNLISTED_TOKEN):
         roles = [r for r in ALL_ROLES if r not in SEARCH_ROLES]
+    elif token == NO_KB_WORKFLOW_TOKEN:
+        roles = [r for r in ALL_ROLES if r not in {f"org.permission.{res}.read" for res in KB_WORKFLOW_RESOURCES}]
     elif token == LEGACY_ROLES_TOKEN:
         roles = LEGACY_ROLES
     elif token == NO_ROUTING_TOKEN:

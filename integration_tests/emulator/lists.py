@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from .errors import ApiError
+from .org_catalog import MAX_PAGE_SIZE as ORG_CATALOG_MAX_PAGE_SIZE
 from .records import OBJECT_TYPE, STREAMS
 from .routes import DEFAULT_PAGE_SIZE, Request, envelope, int_param, route
 
@@ -40,7 +41,7 @@ def metadata(emu: "KustomerEmulator", req: Request) -> bytes:
 
 
 # Largest pageSize of every paged list, GET /v1/<stream> or another path (a family module adds its own: routing.py).
-MAX_PAGE_SIZE = dict(LIST_MAX_PAGE_SIZE)
+MAX_PAGE_SIZE = {**LIST_MAX_PAGE_SIZE, **ORG_CATALOG_MAX_PAGE_SIZE}
 
 
 def list_paging(query: dict, stream: str) -> tuple[int, int]:

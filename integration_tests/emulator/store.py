@@ -11,7 +11,7 @@ from typing import Any
 from .custom_attributes import STANDARD_CUSTOM, metadata_document
 from .errors import ApiError
 from .generate import DataGenerator
-from .records import OBJECT_TYPE, STREAMS, Record, dumps, make_id, normalize_iso, now_iso
+from .records import OBJECT_TYPE, STREAMS, Record, dumps, iso_ms, make_id, normalize_iso, now_iso, parse_iso_ms
 from .search import matches, order
 
 
@@ -57,7 +57,10 @@ class Store:
         for stream in ("customers", "conversations", "messages", "companies"):
             for n, id_ in enumerate(self.by_id[stream][:40]):
                 r = self.records[stream][id_]
-                self._audit_event(stream, id_, "create" if n % 2 else "update", r.updated)
+                changes = None
+                if stream == "conversations" and not n % 2:  # a status change, as Kustomer records one
+                    changes = {"attributes": {"status": {"op": "replace", "before": "open", "after": ("snoozed", "done")[n % 4 // 2]}}}
+                self._audit_event(stream, id_, "create" if n % 2 else "update", r.updated, changes)
         self.audit.sort(key=lambda e: e["attributes"]["createdAt"])
         self._search_cache: dict[Any, list[Record]] = {}
         # metadata documents (the same definitions that generated the custom attributes)
@@ -67,12 +70,17 @@ class Store:
         for k in self.klass_names:
             self.metadata["kobject." + k] = dumps(metadata_document("kobject." + k, gen.klass_specs(k)))
 
-    def _audit_event(self, stream: str, id_: str, verb: str, at: str) -> None:
+    def _audit_event(self, stream: str, id_: str, verb: str, at: str, changes: dict | None = None) -> dict:
+        """One event, as Kustomer's help center keeps it: updates about 90 days, creates and deletes about a year."""
         object_type = OBJECT_TYPE[stream]
         seq = len(self.audit)
-        self.audit.append({"type": "audit_log", "id": "%024x" % (0xa0d170000000 + seq), "attributes": {
+        kept_days = 90 if verb == "update" else 365
+        event = {"type": "audit_log", "id": "%024x" % (0xa0d170000000 + seq), "attributes": {
             "eventName": f"kustomer.{object_type}.{verb}", "eventVerb": verb, "objectType": object_type,
-            "objectId": id_, "userId": None, "createdAt": at, "changes": {}}})
+            "objectId": id_, "userId": None, "userType": "user", "client": "api", "createdAt": at, "publishedAt": at,
+            "expiresAt": iso_ms(parse_iso_ms(at) + kept_days * 86400_000), "changes": changes or {}}}
+        self.audit.append(event)
+        return event
 
     def hard_delete(self, stream: str, ids: list) -> list[str]:
         """Deletes objects for good (gone from every search) and records each deletion in the audit log."""
