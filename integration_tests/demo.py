@@ -2,7 +2,8 @@
 
 Starts the emulator with sample data (including objects older than Kustomer's two-year search horizon), runs
 `source-kustomer spec`, `check`, `discover` and `read` of every stream through the real CLI, shows a progress line
-while reading and a per-stream table (with the records archive search served and the deleted ones), then deletes
+while reading (records read of those Kustomer counted, from the connector's ESTIMATE traces) and a per-stream table
+(with Kustomer's count, the records archive search served and the deleted ones), then deletes
 objects in the org and shows what an incremental second read delivers.
 """
 
@@ -125,6 +126,7 @@ def read_deletions(config_path: Path, catalog_path: Path, workdir: Path, states:
 def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: KustomerEmulator) -> List[Any]:
     """Reads every stream, prints the per-stream table and returns the last state message of each stream."""
     counts: Counter = Counter()
+    estimated: Dict[str, int] = {}  # Kustomer's count per stream, from the connector's ESTIMATE traces
     archived: Counter = Counter()
     deleted: Counter = Counter()
     warnings: List[str] = []
@@ -160,21 +162,27 @@ def read_all(config_path: Path, catalog_path: Path, names: List[str], emulator: 
             warnings.append(message["log"]["message"])
         elif message["type"] == "TRACE" and message["trace"].get("type") == "ERROR":
             errors.append(message["trace"]["error"]["message"])
+        elif message["type"] == "TRACE" and message["trace"].get("type") == "ESTIMATE":
+            estimate = message["trace"]["estimate"]
+            estimated[estimate["name"]] = estimate["row_estimate"]
         now = time.monotonic()
         if now - last_progress > 0.5:
             last_progress = now
-            print(f"\rread      {sum(counts.values()):>8,} records  {now - started:5.1f} s", end="", flush=True)
+            # What Airbyte's sync view shows: records read of the records Kustomer counted (streams counted so far).
+            print(f"\rread      {sum(counts.values()):>8,} of {sum(estimated.values()):,} records  {now - started:5.1f} s",
+                  end="", flush=True)
     exit_code = process.wait()
     elapsed = time.monotonic() - started
     total = sum(counts.values())
     print(f"\rread      {total:>8,} records  {elapsed:5.1f} s  ({total / elapsed:,.0f} records/s)")
     print()
     width = max(18, max(len(name) for name in names) + 2)
-    print(f"{'stream':<{width}}{'records':>10}{'in emulator':>14}{'from archive':>14}{'deleted':>9}  final state")
+    print(f"{'stream':<{width}}{'records':>10}{'Kustomer count':>16}{'in emulator':>14}{'from archive':>14}{'deleted':>9}  final state")
     for name in names:
         expected = expected_count(emulator, name)
         searched = is_search_backed(name)
-        print(f"{name:<{width}}{counts[name]:>10,}{expected:>14,}{archived[name] if searched else '-':>14}"
+        kustomer = f"{estimated[name]:,}" if name in estimated else "-"
+        print(f"{name:<{width}}{counts[name]:>10,}{kustomer:>16}{expected:>14,}{archived[name] if searched else '-':>14}"
               f"{deleted[name] if searched else '-':>9}  {summarize_state(states.get(name))}")
     for warning in warnings:
         print(f"warning   {warning}")

@@ -588,3 +588,68 @@ def test_cli_prints_one_line_and_stops_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- the settings modelling what no source settles about Kustomer --------------------------------------------------
+
+
+@pytest.fixture()
+def modelled(emu):
+    """Sets emulator settings for one test and puts the defaults back."""
+    yield emu.configure
+    emu.configure(ignored_criteria=[], search_order="updated", users_default="all", index_lag_seconds=0, total_cap=None)
+
+
+@pytest.mark.parametrize("key, bad", [("ignored_criteria", "company_updated_at"), ("search_order", "random"),
+                                      ("users_default", "some"), ("index_lag_seconds", -1), ("total_cap", 0)])
+def test_each_setting_refuses_a_value_it_does_not_model(client, key, bad):
+    st, _, body = client.request("POST", "/_emulator/config", body={key: bad}, token=False)
+    assert st == 400 and key in body["errors"][0]["detail"]
+
+
+def test_an_ignored_criterion_is_accepted_and_not_applied(client, emu, modelled):
+    window = _ctx_window("company", gte="2099-01-01T00:00:00.000Z")
+    assert client.search(window)[2]["meta"]["total"] == 0
+    modelled(ignored_criteria=["company_updated_at"])
+    st, _, body = client.search(window)
+    assert st == 200 and body["meta"]["total"] == len(emu.records("companies"))
+
+
+def test_shuffled_search_pages_are_not_in_updated_at_order_but_page_through_every_record(client, emu, modelled):
+    ordered = client.search(_ctx_window("customer"), page_size=500)[2]["data"]
+    modelled(search_order="shuffled")
+    seen = []
+    for page in (1, 2, 3, 4):
+        seen += client.search(_ctx_window("customer"), page=page, page_size=100)[2]["data"]
+    times = [o["attributes"]["updatedAt"] for o in seen]
+    assert times != sorted(times) and sorted(o["id"] for o in seen) == sorted(o["id"] for o in ordered)
+
+
+@pytest.mark.parametrize("default, listed", [("all", {"active", "deactivated", "invited"}), ("active_only", {"active"}),
+                                             ("ignored", {"active", "deactivated", "invited"})])
+def test_users_are_listed_by_status_as_users_default_says(client, emu, modelled, default, listed):
+    emu.upsert("users", [{"attributes": {"pending": True}}, {"attributes": {"deletedAt": "2026-01-01T00:00:00.000Z"}}])
+    modelled(users_default=default)
+
+    def statuses(query: str) -> set:
+        users = client.get(f"/v1/users?pageSize=500{query}")[2]["data"]
+        return {"deactivated" if u["attributes"].get("deletedAt") else "invited" if u["attributes"].get("pending") else "active" for u in users}
+
+    assert statuses("") == listed
+    assert statuses("&deleted=true") == ({"deactivated"} if default != "ignored" else listed)
+    assert statuses("&pending=true") == ({"invited"} if default != "ignored" else listed)
+
+
+def test_an_update_is_found_by_search_only_after_the_index_lag(client, emu, modelled):
+    modelled(index_lag_seconds=0.5)
+    (late,) = emu.upsert("notes", [{"attributes": {"body": "late"}}])
+    window = _ctx_window("note", gte=late["attributes"]["updatedAt"])
+    assert client.search(window)[2]["meta"]["total"] == 0
+    time.sleep(0.6)
+    assert [o["id"] for o in client.search(window)[2]["data"]] == [late["id"]]
+
+
+def test_a_capped_total_caps_the_count_the_pages_and_links(client, modelled):
+    modelled(total_cap=150)
+    st, _, body = client.search(_ctx_window("customer"), page=2, page_size=100)
+    assert st == 200 and body["meta"]["total"] == 150 and body["meta"]["totalPages"] == 2 and body["links"]["next"] is None

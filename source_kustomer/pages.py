@@ -3,6 +3,7 @@ records of a page; Kustomer's own reason in an error answer."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import InitVar, dataclass
 from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional, Union
 
@@ -14,6 +15,8 @@ from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordEx
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.types import Config
+
+from source_kustomer import progress
 
 
 _UNPARSED = object()
@@ -63,13 +66,43 @@ class KustomerDataExtractor(RecordExtractor):
     config: Config
     parameters: InitVar[Mapping[str, Any]]
 
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._stream = (parameters or {}).get("name", "")
+
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         body = page_body(response)
         data = body.get("data") if isinstance(body, dict) else None
-        if isinstance(data, list):
-            yield from data
-        elif isinstance(data, dict):
-            yield data
+        records = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        # Kustomer's count of the page's query (meta.total) and what the page held: the sync's progress and proof.
+        progress.observe_page(self.config, self._stream, response, body, len(records))
+        yield from records
+
+
+@dataclass
+class DistinctRecordsExtractor(KustomerDataExtractor):
+    """A page's records, less those this sync already extracted (by id): for a stream read as partitions that may
+    list one object more than once (users under each status filter).
+
+    A record filter would not do: the CDK replaces the record filter of a client-side incremental stream with its own.
+    The ids of one sync are kept (a stream of org users, thousands at most), under a lock: partitions are read at
+    once. What is left out still counts as served in the sync's proof, as the connector's own filtering.
+    """
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._seen: set = set()
+        self._lock = threading.Lock()
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        records = list(super().extract_records(response))
+        with self._lock:
+            fresh = []
+            for record in records:
+                key = record.get("id") if isinstance(record, dict) else None
+                if key is None or key not in self._seen:
+                    self._seen.add(key)
+                    fresh.append(record)
+        yield from fresh
 
 
 @dataclass

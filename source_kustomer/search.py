@@ -31,6 +31,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Record, StreamSlice
 
+from source_kustomer import progress
 from source_kustomer.audit_log import AUDIT_ROLE, audit_pages, audit_params, delete_event, next_link, parse_time
 from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body
 from source_kustomer.config import NormalizedConfig
@@ -249,7 +250,7 @@ class SearchRecordExtractor(KustomerDataExtractor):
     tombstones_until: Optional[str] = None
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._stream = (parameters or {}).get("name", "")
+        super().__post_init__(parameters)
         self._object_type = self.audit_object_type or (parameters or {}).get("audit_object_type", "")
         self._warned = _Once()
         # Only the updated_at searches restart after 9,000 records from the last value read; a created_at search
@@ -258,13 +259,17 @@ class SearchRecordExtractor(KustomerDataExtractor):
         self._restarts = RestartDuplicates()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        objects = list(super().extract_records(response))
+        objects = list(super().extract_records(response))  # counted for the sync's progress there
         if self.restarts_at_cap:
             self._check_order(objects)
         yield from self._restarts.new(objects, *search_bounds(response))
         window = self._tombstone_window(response)
         if window is not None:
-            yield from self._tombstones(*window)
+            tombstones = list(self._tombstones(*window))
+            sync_progress = progress.of(self.config)
+            if sync_progress is not None:
+                sync_progress.tombstones(self._stream, len(tombstones))
+            yield from tombstones
 
     def _check_order(self, objects: List[MutableMapping[Any, Any]]) -> None:
         """Warns once if a page is not in ascending `updatedAt`, the order every search asks for.

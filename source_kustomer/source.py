@@ -22,7 +22,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_kustomer import cdk_internals
+from source_kustomer import cdk_internals, progress
 from source_kustomer.config import DEFAULT_NUM_WORKERS, DEFAULT_RATE_LIMIT_SHARE, ConfigError, NormalizedConfig, mask_token, normalize_config
 from source_kustomer.errors import stream_roles
 from source_kustomer.manifest import load_manifest
@@ -65,6 +65,8 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     ) -> None:
         cdk_internals.install()
         context = with_sync_context(config, state)
+        # The sync's counts (Kustomer's meta.total, what was written): estimates and each stream's proof line.
+        self._progress = progress.attach(context) if context is not None else None
         super().__init__(
             catalog=catalog,
             config=context,
@@ -171,7 +173,8 @@ class SourceKustomer(ConcurrentDeclarativeSource):
         token = config.get("api_token")
         fail_unless_kustomer_answers(config)
         self._read_catalog = catalog
-        for message in super().read(logger, config, catalog, state):
+        # The sync's estimates before the records they announce, each stream's proof line before its COMPLETE status.
+        for message in progress.passing(self._progress, super().read(logger, config, catalog, state)):
             error = message.trace.error if message.type == Type.TRACE and message.trace else None
             if error is not None and cdk_internals.SAME_SLICE_AGAIN in (error.internal_message or ""):
                 error.message = TIE_BLOCK_OVER_CAP.format(stream=error.stream_descriptor.name if error.stream_descriptor else "a stream")

@@ -6,6 +6,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Mapping, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -43,6 +44,14 @@ from integration_tests.emulator.search import (
 )
 
 API_URL = "https://api.kustomerapp.com"
+# The search streams' lookback: each incremental search starts this long before the saved state (manifest.yaml).
+SEARCH_LOOKBACK = timedelta(minutes=1)
+
+
+def search_start_for(state_value: str) -> str:
+    """Where an incremental search starts for a saved `updated_at`: the lookback before it, in the cursor's format."""
+    moment = datetime.fromisoformat(state_value.replace("Z", "+00:00")) - SEARCH_LOOKBACK
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 TOKEN = "unit-test-token-7f3a9c"
 
 # The connector's streams (read from manifest.yaml, integration_tests/streams.py) as Kustomer serves them, by the

@@ -19,7 +19,7 @@ from source_kustomer.config import normalize_config
 from source_kustomer.run import run
 from source_kustomer.source import SourceKustomer
 from integration_tests.cli import Run
-from unit_tests.builders import TOKEN, ConfigBuilder, FakeKustomer, catalog, kustomer_object
+from unit_tests.builders import TOKEN, ConfigBuilder, FakeKustomer, catalog, kustomer_object, search_start_for
 
 EU_API_URL = "https://api.prod2.kustomerapp.com"
 
@@ -104,14 +104,14 @@ def test_read_syncs_only_the_streams_of_the_catalog_given(cli, kustomer):
 
 def test_read_sends_requests_to_the_api_url_and_page_size_of_the_config_given(cli, requests_mock):
     eu = FakeKustomer(requests_mock, api_url=EU_API_URL)
-    eu.add("users", [kustomer_object("user", "u1", "2025-03-01T00:00:00.000Z")])
+    eu.add("teams", [kustomer_object("team", "t1", "2025-03-01T00:00:00.000Z")])
     config = cli.config(ConfigBuilder().with_api_url(EU_API_URL + "/").set("page_size", 42).build())
 
-    output = cli.run("read", "--config", config, "--catalog", cli.catalog("users"))
+    output = cli.run("read", "--config", config, "--catalog", cli.catalog("teams"))
 
-    assert [r["id"] for r in output.records("users")] == ["u1"]
+    assert [r["id"] for r in output.records("teams")] == ["t1"]
     assert {r.netloc for r in requests_mock.request_history} == {"api.prod2.kustomerapp.com"}
-    assert eu.list_requests == [{"stream": "users", "page": 1, "page_size": 42, "asked": 42, "status": None}]
+    assert eu.list_requests == [{"stream": "teams", "page": 1, "page_size": 42, "asked": 42, "status": None}]
 
 
 def test_read_starts_the_search_window_at_the_state_given(cli, kustomer):
@@ -122,7 +122,7 @@ def test_read_starts_the_search_window_at_the_state_given(cli, kustomer):
 
     assert [r["id"] for r in output.records("notes")] == ["new"]
     starts = [r["body"]["and"][0]["note_updated_at"]["gte"] for r in kustomer.search_requests]
-    assert min(starts) == "2025-04-01T00:00:00.000Z"
+    assert min(starts) == search_start_for("2025-04-01T00:00:00.000Z")
 
 
 def test_read_without_state_starts_the_search_window_at_start_date(cli, kustomer):

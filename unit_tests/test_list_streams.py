@@ -23,8 +23,13 @@ def day(n: int) -> str:
 
 
 def requests_to(kustomer, stream: str):
-    """The stream's requests; of klasses, those for enabled klasses (the stream asks for each status in turn)."""
-    return [r for r in kustomer.mocker.request_history if r.path == LIST_PATHS[stream] and r.qs.get("status", ["enabled"]) == ["enabled"]]
+    """The stream's requests; of klasses, those for enabled klasses (the stream asks for each status in turn); of users,
+    those without a status filter (the stream also lists deleted=true and pending=true)."""
+    return [
+        r
+        for r in kustomer.mocker.request_history
+        if r.path == LIST_PATHS[stream] and r.qs.get("status", ["enabled"]) == ["enabled"] and not {"deleted", "pending"} & set(r.qs)
+    ]
 
 
 def cursor_value(stream_state: Dict) -> Dict:
@@ -59,7 +64,9 @@ def test_pages_are_numbered_from_1_and_followed_until_links_next_is_null(kustome
 
     output = read_source(ConfigBuilder().build(), catalog(stream))
 
-    assert [r["id"] for r in records_of(output, stream)] == [o["id"] for o in everything]
+    got = [r["id"] for r in records_of(output, stream)]
+    # users: three listings read at once (no filter, deleted=true, pending=true), each user written once
+    assert (sorted(got) if stream == "users" else got) == [o["id"] for o in everything]
     assert [r.qs.get("page", ["1"]) for r in requests_to(kustomer, stream)] == [["1"], ["2"], ["3"]]
 
 
@@ -159,3 +166,16 @@ def test_a_state_ahead_of_every_record_emits_nothing_and_keeps_the_state(kustome
 
     assert records_of(output, "tags") == []
     assert output.most_recent_state.stream_state.__dict__ == {"updated_at": day(25)}
+
+
+def test_users_are_listed_without_a_filter_then_deactivated_then_invited_and_each_written_once(kustomer):
+    """Kustomer's reference documents `deleted` and `pending` without their default; this fake ignores both (every
+    listing answers every user): the three listings are asked for, and no user is written twice."""
+    kustomer.add("users", objects("users", [day(1 + i % 28) for i in range(30)]))
+
+    output = read_source(ConfigBuilder().build(), catalog("users"))
+
+    asked = {tuple(sorted((k, v[0]) for k, v in r.qs.items() if k in ("deleted", "pending"))) for r in kustomer.mocker.request_history if r.path == "/v1/users"}
+    assert asked == {(), (("deleted", "true"),), (("pending", "true"),)}
+    ids = [r["id"] for r in records_of(output, "users")]
+    assert len(ids) == len(set(ids)) == 30

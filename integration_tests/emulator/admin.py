@@ -26,7 +26,18 @@ class _Fault:
 FAULT_KINDS = ("status", "drop", "latency", "invalid_json", "truncated", "rate_limit")
 
 CONFIG_KEYS = {"rate_limit", "search_rate_limit", "window_seconds", "latency_ms", "reset_header_mode",
-               "search_cap", "search_horizon_days", "audit_order"}
+               "search_cap", "search_horizon_days", "ignored_criteria", "search_order", "users_default",
+               "index_lag_seconds", "total_cap", "audit_order"}
+# Facts about Kustomer no source settles, one setting each (the default is the behaviour the connector assumes):
+# - ignored_criteria: search attributes Kustomer accepts and silently ignores as criteria (e.g. company_updated_at);
+# - search_order: "updated" (as asked) or "shuffled" (pages in an order of their own, not by updated_at);
+# - users_default: what GET /v1/users lists without `deleted` / `pending`: "all" users, "active_only" (deactivated
+#   and invited users only when asked with deleted=true / pending=true), or "ignored" (the filters are ignored:
+#   always all users);
+# - index_lag_seconds: an object upserted is found by search only this long after its update;
+# - total_cap: meta.total (and the pages it makes) counts at most this many.
+SEARCH_ORDERS = ("updated", "shuffled")
+USERS_DEFAULTS = ("all", "active_only", "ignored")
 
 
 def checked_config(config: dict, changes: dict) -> dict:
@@ -52,6 +63,21 @@ def checked_config(config: dict, changes: dict) -> dict:
         elif k == "search_horizon_days":
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ApiError(400, "search_horizon_days must be a positive number")
+        elif k == "ignored_criteria":
+            if not isinstance(v, list) or not all(isinstance(a, str) for a in v):
+                raise ApiError(400, "ignored_criteria must be a list of attribute names")
+        elif k == "search_order":
+            if v not in SEARCH_ORDERS:
+                raise ApiError(400, f"search_order must be one of {', '.join(SEARCH_ORDERS)}")
+        elif k == "users_default":
+            if v not in USERS_DEFAULTS:
+                raise ApiError(400, f"users_default must be one of {', '.join(USERS_DEFAULTS)}")
+        elif k == "index_lag_seconds":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ApiError(400, "index_lag_seconds must be a non-negative number")
+        elif k == "total_cap":
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ApiError(400, "total_cap must be a positive integer or null")
         elif k == "search_cap":
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ApiError(400, "search_cap must be a positive integer")

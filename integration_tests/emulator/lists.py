@@ -67,10 +67,32 @@ def list_page(emu: "KustomerEmulator", req: Request) -> bytes:
         recs = store.records[stream]
         if wanted is not None:
             ids = [i for i in ids if (recs[i].raw or json.loads(recs[i].body))["attributes"].get("status", "enabled") == wanted]
+        if stream == "users":
+            ids = [i for i in ids if _listed_user(emu.config["users_default"], query, recs[i])]
         total = len(ids)
         start = (page - 1) * size
         bodies = [recs[i].body for i in ids[start:start + size]]
-    return envelope("/v1/" + stream, page, size, total, bodies)
+    return envelope("/v1/" + stream, page, size, total, bodies, emu.config["total_cap"])
+
+
+def user_status(rec) -> str:
+    """A user's status: "deactivated" (deletedAt set), "invited" (pending: no sign-in yet), else "active"."""
+    attributes = (rec.raw or json.loads(rec.body))["attributes"]
+    if attributes.get("deletedAt"):
+        return "deactivated"
+    return "invited" if attributes.get("pending") else "active"
+
+
+def _listed_user(default: str, query: dict, rec) -> bool:
+    """Whether GET /v1/users lists this user: `deleted=true` lists the deactivated users, `pending=true` the invited
+    ones; without either, what `users_default` says (all users, or the active ones); "ignored" lists everyone."""
+    if default == "ignored":
+        return True
+    status = user_status(rec)
+    deleted, pending = query.get("deleted") == "true", query.get("pending") == "true"
+    if deleted or pending:
+        return (deleted and status == "deactivated") or (pending and status == "invited")
+    return default == "all" or status == "active"
 
 
 @route("GET", "/v1/(?P<stream>[^/]+)/(?P<key>[^/]+)", fallback=True)

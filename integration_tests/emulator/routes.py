@@ -66,7 +66,9 @@ def int_param(query: dict, name: str, default: int) -> int:
 DEFAULT_PAGE_SIZE = 100
 
 
-def envelope(base_path: str, page: int, size: int, total: int, bodies: list[bytes]) -> bytes:
+def envelope(base_path: str, page: int, size: int, total: int, bodies: list[bytes], total_cap: int | None = None) -> bytes:
+    if total_cap is not None:  # Kustomer counting at most so many (meta.total, and the pages and links it makes)
+        total = min(total, total_cap)
     pages = math.ceil(total / size) if total else 0
     last = max(pages, 1)
 

@@ -9,6 +9,7 @@ unit tests' requests-level fake (``unit_tests/builders.py`` ``FakeKustomer``) bo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class SearchQuery:
     include_deleted: bool
 
 
-def parse_search(body: Any, klass_names: Iterable[str], archive: bool = False) -> SearchQuery:
+def parse_search(body: Any, klass_names: Iterable[str], archive: bool = False, ignored: Iterable[str] = ()) -> SearchQuery:
     """Kustomer's reading of a search body (bytes or an already decoded object); ApiError(400) for what it refuses."""
     if isinstance(body, (bytes, str)):
         try:
@@ -108,6 +109,8 @@ def parse_search(body: Any, klass_names: Iterable[str], archive: bool = False) -
                 field = fields.get(attr)
                 if field is None:
                     raise ApiError(400, f"Unknown attribute '{attr}' for queryContext '{ctx}'")
+                if attr in ignored:
+                    continue  # accepted, and silently not applied
                 if not isinstance(cond, dict) or not cond:
                     raise ApiError(400, f"Invalid condition for '{attr}': {cond!r}")
                 for op, value in cond.items():
@@ -183,9 +186,13 @@ def matches(updated: str, created: str, terms: Sequence, or_terms: Sequence = ()
 
 def order(hits: list, sort: Sequence[tuple[str, str]], value: Callable[[Any, str], str]) -> None:
     """Sorts ``hits`` in place as Kustomer answers a search: by each sort field in turn, ties by id ascending.
-    ``value(hit, field)`` reads ``id``, ``updated`` or ``created`` of a hit."""
+    ``value(hit, field)`` reads ``id``, ``updated`` or ``created`` of a hit. The field ``shuffled`` (config
+    search_order) is an order of the emulator's own, stable from page to page and not by time."""
     hits.sort(key=lambda h: value(h, "id"))
     for field, direction in reversed(sort):
+        if field == "shuffled":
+            hits.sort(key=lambda h: hashlib.md5(value(h, "id").encode()).digest())
+            continue
         hits.sort(key=lambda h, f=field: value(h, f), reverse=direction == "desc")
 
 
@@ -210,9 +217,11 @@ def page_window(page: int, size: int, cap: int, page_limit: int = SEARCH_PAGE_LI
 def search(emu: "KustomerEmulator", req: Request) -> bytes:
     archive = req.path == ARCHIVE_PATH
     page, size = search_paging(req.query)
-    q = parse_search(req.body, emu.store.klass_names, archive)
+    q = parse_search(req.body, emu.store.klass_names, archive, emu.config["ignored_criteria"])
+    if emu.config["search_order"] == "shuffled":
+        q.sort[:] = [("shuffled", "asc")]
     q.terms.append(horizon_term(archive, emu.search_horizon()))
     start, size_here = page_window(page, size, int(emu.config["search_cap"]))
     emu.count_search_page(q.context, page)
     total, bodies = emu.store.search_page(q.stream, q.klass, q.terms, q.or_terms, q.sort, start, size_here, q.include_deleted)
-    return envelope(ARCHIVE_PATH if archive else SEARCH_PATH, page, size, total, bodies)
+    return envelope(ARCHIVE_PATH if archive else SEARCH_PATH, page, size, total, bodies, emu.config["total_cap"])

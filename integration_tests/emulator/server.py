@@ -278,7 +278,8 @@ class KustomerEmulator:
         self._configure({
             "rate_limit": rate_limit, "search_rate_limit": search_rate_limit, "window_seconds": window_seconds,
             "latency_ms": latency_ms, "reset_header_mode": reset_header_mode, "search_cap": search_cap,
-            "search_horizon_days": search_horizon_days,
+            "search_horizon_days": search_horizon_days, "ignored_criteria": [], "search_order": "updated",
+            "users_default": "all", "index_lag_seconds": 0, "total_cap": None,
         })
         t0 = time.perf_counter()
         gen, recs = generate(seed, counts, tie_block, workers)
@@ -286,6 +287,7 @@ class KustomerEmulator:
         self.counts = dict(gen.counts)
         self.tie_block = tie_block
         self.store = Store(gen, recs)
+        self.store.index_lag = float(self.config["index_lag_seconds"])
         self._faults: list[_Fault] = []
         self._stats = self._empty_stats()
         self._server: _Server | None = None
@@ -383,6 +385,9 @@ class KustomerEmulator:
             if "window_seconds" in changes:
                 self._buckets = {"general": _Bucket(), "search": _Bucket()}
             self.config = new
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.index_lag = float(new["index_lag_seconds"])
         return dict(new)
 
     def _add_fault(self, spec: Any) -> dict:

@@ -63,6 +63,9 @@ class Store:
                 self._audit_event(stream, id_, "create" if n % 2 else "update", r.updated, changes)
         self.audit.sort(key=lambda e: e["attributes"]["createdAt"])
         self._search_cache: dict[Any, list[Record]] = {}
+        # Search-index lag (config index_lag_seconds): upserted objects search finds only from this wall time on.
+        self.index_lag = 0.0
+        self.indexed_at: dict[str, dict[str, float]] = {s: {} for s in STREAMS}
         # metadata documents (the same definitions that generated the custom attributes)
         self.metadata: dict[str, bytes] = {
             res: dumps(metadata_document(res, specs)) for res, specs in STANDARD_CUSTOM.items()
@@ -175,6 +178,8 @@ class Store:
                     self.deleted[stream].discard(id_)
                 if stream in OBJECT_TYPE:
                     self._audit_event(stream, id_, "update" if existing is not None else "create", now_iso())
+                if self.index_lag:
+                    self.indexed_at[stream][id_] = time.time() + self.index_lag
                 self.upd[stream].add(rec.updated, id_)
                 if klass:
                     self.upd[("kobjects", klass)].add(rec.updated, id_)
@@ -191,11 +196,19 @@ class Store:
         """(total, bodies of records [start, start+size)) for a parsed search."""
         with self.lock:
             hidden = set() if include_deleted else self.deleted[stream]
+            lagging = self.indexed_at[stream]
+            if lagging:
+                now = time.time()
+                for id_ in [i for i, at in lagging.items() if at <= now]:
+                    del lagging[id_]
+                if lagging:  # not in the search index yet: found neither at their new nor at their old place
+                    hidden = set(hidden) | set(lagging)
             fast = (not hidden and not or_terms and all(isinstance(t, tuple) and t[0] == "updated" for t in terms)
                     and len(sort) == 1 and sort[0][0] == "updated")
             if fast:
                 return self._fast_page(stream, klass, terms, sort[0][1], start, size)
-            key = (stream, klass, repr(terms), repr(or_terms), tuple(sort), bool(hidden), self.version)
+            key = (stream, klass, repr(terms), repr(or_terms), tuple(sort), bool(hidden), self.version,
+                   time.time() if lagging else None)
             hits = self._search_cache.get(key)
             if hits is None:
                 recs = self.records[stream].values()
