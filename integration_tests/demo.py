@@ -199,10 +199,9 @@ def expected_count(emulator: KustomerEmulator, stream: str) -> int:
 def summarize_state(state: Any) -> str:
     if not state or state.get("__ab_no_cursor_state_message"):
         return "- (full refresh)"
-    if "updated_at" in state:
-        return f"updated_at={state['updated_at']}"
-    if "created_at" in state:
-        return f"created_at={state['created_at']}"
+    for cursor in ("updated_at", "created_at"):  # created_at: the append-only streams (audit_logs, conversation_times)
+        if cursor in state:
+            return f"{cursor}={state[cursor]}"
     if "slices" in state:
         ends = [s.get("most_recent_cursor_value") or s.get("end") for s in state["slices"]]
         return f"updated_at={max(ends)}" if ends else "-"

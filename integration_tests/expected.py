@@ -11,7 +11,7 @@ import requests
 from integration_tests.emulator import DEFAULT_TOKEN, KustomerEmulator
 from integration_tests.emulator.org_catalog import sla_versions
 from integration_tests.emulator.records import normalize_iso
-from integration_tests.streams import emulator_stream, klass_stream, metadata_objects
+from integration_tests.streams import APPEND_ONLY_STREAMS, emulator_stream, klass_stream, metadata_objects
 
 
 def klasses_by_stream(emulator: KustomerEmulator) -> Dict[str, Dict[str, Any]]:
@@ -20,20 +20,21 @@ def klasses_by_stream(emulator: KustomerEmulator) -> Dict[str, Dict[str, Any]]:
 
 
 def ids_since(emulator: KustomerEmulator, stream: str, since: str) -> Set[str]:
-    """Every object of the connector's `stream` updated at or after `since` (a date or date-time in any ISO form):
-    what a full refresh and a first incremental sync from that start date deliver."""
+    """Every object of the connector's `stream` updated (an append-only stream's: created) at or after `since` (a date
+    or date-time in any ISO form): what a full refresh and a first incremental sync from that start date deliver."""
     since = normalize_iso(since)
     if stream == "audit_logs":  # events, by the time they happened
         with emulator.store.lock:
             return {e["id"] for e in emulator.store.audit if e["attributes"]["createdAt"] >= since}
     if stream == "sla_versions":  # every version of every SLA (GET /v1/slas/{id}?versions=all), whenever made
         return {v["id"] for versions in sla_versions(emulator).values() for v in versions}
+    attribute = "createdAt" if stream in APPEND_ONLY_STREAMS else "updatedAt"
     klass = klasses_by_stream(emulator).get(stream) if stream.startswith("kobjects_") else None
     objects = emulator.records("kobjects" if klass else emulator_stream(stream))
     return {
         o["id"]
         for o in objects
-        if o["attributes"].get("updatedAt", "") >= since and (klass is None or o["relationships"]["klass"]["data"]["id"] == klass["id"])
+        if o["attributes"].get(attribute, "") >= since and (klass is None or o["relationships"]["klass"]["data"]["id"] == klass["id"])
     }
 
 

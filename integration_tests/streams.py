@@ -30,6 +30,11 @@ class Stream:
         return self.parameters.get("query_context")
 
     @property
+    def cursor_attribute(self) -> str:
+        """What a search-backed stream searches by: `updated_at`, or `created_at` for append-only objects."""
+        return self.parameters.get("cursor_attribute") or "updated_at"
+
+    @property
     def endpoint(self) -> Optional[str]:
         return self.parameters.get("endpoint")
 
@@ -72,7 +77,10 @@ def stream(name: str) -> Stream:
 
 
 STATIC_STREAMS: List[str] = [s.name for s in streams()]
-SEARCH_STREAMS: List[str] = [s.name for s in streams() if s.searched]
+# Searched by updated_at (the window restart, archive search, deletions); an append-only stream searched by
+# created_at (conversation_times) is in APPEND_ONLY_STREAMS instead.
+SEARCH_STREAMS: List[str] = [s.name for s in streams() if s.searched and s.cursor_attribute == "updated_at"]
+APPEND_ONLY_STREAMS: List[str] = [s.name for s in streams() if s.searched and s.cursor_attribute != "updated_at"]
 LIST_STREAMS: List[str] = [s.name for s in streams() if s.listed]
 # stream -> queryContext it searches
 SEARCH_CONTEXTS: Dict[str, str] = {s.name: s.query_context for s in streams() if s.query_context}

@@ -407,6 +407,8 @@ def read_in_windows(stream: Any, max_windows: int) -> bool:
     extractor = getattr(getattr(retriever, "record_selector", None), "extractor", None)
     if not isinstance(extractor, SearchRecordExtractor) or not isinstance(slicer, ConcurrentCursor):
         return False
+    if not extractor.restarts_at_cap:  # a created_at search (conversation_times) splits its own window (manifest)
+        return False
     strategy = getattr(getattr(retriever, "paginator", None), "pagination_strategy", None)
     page_size = strategy.get_page_size() if strategy is not None else None
     slicer._connector_state_converter._is_sequential_state = False

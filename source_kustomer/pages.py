@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import InitVar, dataclass
-from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional, Union
 
 import orjson
 import requests
 
 from airbyte_cdk.sources.declarative.decoders.json_decoder import JsonDecoder
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.types import Config
 
 from source_kustomer import progress
@@ -101,6 +103,27 @@ class DistinctRecordsExtractor(KustomerDataExtractor):
                     self._seen.add(key)
                     fresh.append(record)
         yield from fresh
+
+
+@dataclass
+class PageNumbers(PaginationStrategy):
+    """What the connector's own pagination strategies share: Kustomer's page numbers from the first page, and the
+    page size the manifest gives (`#/definitions/page_size`, interpolated once). Subclasses say which page is next."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    page_size: Union[int, str] = 100
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._parameters = dict(parameters or {})
+        self._page_size = int(InterpolatedString.create(str(self.page_size), parameters=self._parameters).eval(self.config))
+
+    @property
+    def initial_token(self) -> Optional[Any]:
+        return None
+
+    def get_page_size(self) -> Optional[int]:
+        return self._page_size
 
 
 # In an error message of the manifest, where Kustomer's own reason goes (Jinja leaves single braces alone).

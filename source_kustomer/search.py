@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
-from dataclasses import InitVar, dataclass
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
 from urllib.parse import urlsplit
 
@@ -27,15 +27,13 @@ import orjson
 import requests
 
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, FailureType
-from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
-from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination_strategy import PaginationStrategy
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.types import Config, Record, StreamSlice
+from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_kustomer import progress
 from source_kustomer.audit_log import AUDIT_ROLE, audit_pages, audit_params, delete_event, next_link, parse_time
-from source_kustomer.pages import KustomerDataExtractor, kustomer_reason, page_body
+from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body
 from source_kustomer.config import NormalizedConfig
 
 LOGGER = logging.getLogger("airbyte")
@@ -67,14 +65,14 @@ def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[
 
 
 def saved_cursor_values(state: List[AirbyteStateMessage]) -> Dict[str, str]:
-    """{stream name: the updated_at the stream resumes from}, for per-stream states that hold one."""
+    """{stream name: the updated_at (or created_at) the stream resumes from}, for per-stream states that hold one."""
     values: Dict[str, str] = {}
     for message in state:
         if getattr(message, "type", None) != AirbyteStateType.STREAM or message.stream is None:
             continue
         blob = message.stream.stream_state
         stream_state = dict(blob.__dict__) if blob is not None and hasattr(blob, "__dict__") else dict(blob or {})
-        value = stream_state.get("updated_at")
+        value = stream_state.get("updated_at") or stream_state.get("created_at")
         slices = stream_state.get("slices")
         if not value and isinstance(slices, list) and slices and isinstance(slices[0], dict):
             value = slices[0].get("most_recent_cursor_value") or slices[0].get("end")
@@ -166,7 +164,7 @@ class _Once:
 
 
 @dataclass
-class SearchPagination(PaginationStrategy):
+class SearchPagination(PageNumbers):
     """Kustomer's page numbers over the two phases of a search window: archive search, then search.
 
     `CursorPagination` pages through one endpoint; here the page after archive search's last one is search's first,
@@ -175,21 +173,11 @@ class SearchPagination(PaginationStrategy):
     one warning says what it cannot reach. The token is `{"page": n, "archive": bool}`; the requester reads both.
     """
 
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
     page_size: Union[int, str] = 500
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._parameters = dict(parameters or {})
+        super().__post_init__(parameters)
         self._warned = _Once()
-        self._page_size = int(InterpolatedString.create(str(self.page_size), parameters=self._parameters).eval(self.config))
-
-    @property
-    def initial_token(self) -> Optional[Any]:
-        return None
-
-    def get_page_size(self) -> Optional[int]:
-        return self._page_size
 
     def next_page_token(
         self,
@@ -202,6 +190,8 @@ class SearchPagination(PaginationStrategy):
     ) -> Optional[Any]:
         archive = is_archive(response)
         page = last_page_token_value.get("page", 1) if isinstance(last_page_token_value, dict) else 1
+        if self._parameters.get("archive_search") is False:
+            self._warn_beyond_search()
         if next_link(page_body(response)):
             return {"page": page + 1, "archive": archive}
         refusal = getattr(response, ARCHIVE_REFUSAL, None)
@@ -210,6 +200,20 @@ class SearchPagination(PaginationStrategy):
         if archive and reaches_search(stream_slice):
             return {"page": 1, "archive": False}
         return None
+
+    def _warn_beyond_search(self) -> None:
+        """For a context archive search does not serve (conversation times): once, on a sync without saved state whose
+        start_date is older than search's two years, what it cannot read (the cursor starts no window before that)."""
+        stream = self._parameters.get("name") or "a stream"
+        start = parse_time(self.config.get("start_date"))
+        horizon = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=ARCHIVE_BEFORE_DAYS)
+        if start is None or start >= horizon or (self.config.get(SYNC_STATES) or {}).get(stream):
+            return
+        if self._warned.first(f"beyond:{stream}"):
+            LOGGER.warning(
+                f"{stream}: objects created more than two years ago cannot be read: Kustomer's search serves the last two "
+                "years only, and its archive search does not serve them. The stream reads the last two years."
+            )
 
     def _warn_refused(self, status: int, reason: str) -> None:
         stream = self._parameters.get("name") or self._parameters.get("query_context") or "a stream"
@@ -249,11 +253,15 @@ class SearchRecordExtractor(KustomerDataExtractor):
         super().__post_init__(parameters)
         self._object_type = self.audit_object_type or (parameters or {}).get("audit_object_type", "")
         self._warned = _Once()
+        # Only the updated_at searches restart after 9,000 records from the last value read; a created_at search
+        # (cursor_attribute) splits its window until the results fit instead (manifest: search_window_split_error_handler).
+        self.restarts_at_cap = not (parameters or {}).get("cursor_attribute")
         self._restarts = RestartDuplicates()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         objects = list(super().extract_records(response))  # counted for the sync's progress there
-        self._check_order(objects)
+        if self.restarts_at_cap:
+            self._check_order(objects)
         yield from self._restarts.new(objects, *search_bounds(response))
         window = self._tombstone_window(response)
         if window is not None:

@@ -21,10 +21,10 @@ from integration_tests.emulator.audit import AUDIT_MAX_COUNT, AUDIT_PATH, LAST_L
 from integration_tests.emulator.auth import ALL_ROLES as EMULATOR_ROLES
 from integration_tests.emulator.custom_attributes import STANDARD_CUSTOM
 from integration_tests.emulator.errors import ApiError
-from integration_tests.emulator.lists import LIST_MAX_PAGE_SIZE, list_paging, status_filter
-from integration_tests.emulator.org_catalog import MAX_PAGE_SIZE as ORG_CATALOG_MAX_PAGE
+from integration_tests.emulator.lists import MAX_PAGE_SIZE, list_paging, status_filter
 from integration_tests.emulator.org_catalog import OBJECT_TYPES as ORG_CATALOG_TYPES
 from integration_tests.emulator.org_catalog import PATHS as ORG_CATALOG_PATHS
+from integration_tests.emulator.routing import ENDPOINTS as ROUTING_ENDPOINTS
 from integration_tests.emulator.records import OBJECT_TYPE, normalize_iso
 from integration_tests.emulator.records import dumps as dumps_bytes
 from integration_tests.emulator.routes import envelope
@@ -60,8 +60,10 @@ TOKEN = "unit-test-token-7f3a9c"
 SEARCH_CONTEXTS = {
     stream: next(context for context, served in EMULATOR_CONTEXTS.items() if served == streams.emulator_stream(stream)) for stream in streams.SEARCH_STREAMS
 }
-LIST_PATHS = {stream: ORG_CATALOG_PATHS.get(streams.emulator_stream(stream), "/v1/" + streams.emulator_stream(stream)) for stream in streams.LIST_STREAMS}
-LIST_MAX_PAGE = {stream: {**LIST_MAX_PAGE_SIZE, **ORG_CATALOG_MAX_PAGE}[streams.emulator_stream(stream)] for stream in streams.LIST_STREAMS}
+# (The org catalog's and the routing family's paths: integration_tests/emulator/org_catalog.py and routing.py.)
+OTHER_PATHS = {**ORG_CATALOG_PATHS, **{stream: path for stream, (path, _size, _roles) in ROUTING_ENDPOINTS.items()}}
+LIST_PATHS = {stream: OTHER_PATHS.get(streams.emulator_stream(stream), "/v1/" + streams.emulator_stream(stream)) for stream in streams.LIST_STREAMS}
+LIST_MAX_PAGE = {stream: MAX_PAGE_SIZE[streams.emulator_stream(stream)] for stream in streams.LIST_STREAMS}
 OBJECT_TYPES = {stream: {**OBJECT_TYPE, **ORG_CATALOG_TYPES}[streams.emulator_stream(stream)] for stream in streams.SEARCH_STREAMS + streams.LIST_STREAMS}
 # The object types Kustomer has custom attribute definitions of (GET /v1/metadata/<type>; a klass's are set per test).
 METADATA_OBJECTS = tuple(STANDARD_CUSTOM)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ApiError
 from .records import OBJECT_TYPE, ORG_NAME, ORG_REL, dumps
 from .routes import Request, route
+from .routing import NO_ROUTING_TOKEN, ROUTING_ROLES
 
 if TYPE_CHECKING:
     from .server import KustomerEmulator
@@ -29,7 +30,7 @@ KB_WORKFLOW_RESOURCES = ("kb", "workflow")
 # What the per-window statistics call each client (never the token itself).
 CLIENT_NAMES = {NO_ROLES_TOKEN: "no-roles", NO_METADATA_TOKEN: "no-metadata", NO_AUDIT_TOKEN: "no-audit", NO_SEARCH_TOKEN: "no-search-role",
                 NO_SEARCH_UNLISTED_TOKEN: "no-search-role-unlisted", SECOND_CLIENT_TOKEN: "second-client",
-                LEGACY_ROLES_TOKEN: "legacy-roles", NO_KB_WORKFLOW_TOKEN: "no-kb-workflow"}
+                LEGACY_ROLES_TOKEN: "legacy-roles", NO_ROUTING_TOKEN: "no-routing", NO_KB_WORKFLOW_TOKEN: "no-kb-workflow"}
 
 # read role needed per top-level resource (for the 403 of no-roles-token)
 ROLE_RESOURCE = {**OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_logs", "kb": "kb", "workflows": "workflow",
@@ -38,7 +39,8 @@ ROLE_RESOURCE = {**OBJECT_TYPE, "metadata": "metadata", "audit-logs": "audit_log
 SEARCH_ROLES = ("org.permission.search.create", "org.permission.search.update", "org.permission.search_global.create",
                 "org.permission.search_preview.create", "org.user.search.read", "org.admin.search.read")
 # Saved searches (GET /v1/customers/searches) need org.permission.search.read besides the customer role.
-ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0], "org.permission.search.read"})
+ALL_ROLES = sorted({f"org.permission.{r}.read" for r in ROLE_RESOURCE.values()} | {SEARCH_ROLES[0], "org.permission.search.read"}
+                   | set(ROUTING_ROLES))
 LEGACY_ROLES = sorted({f"org.user.{r}.read" for r in ROLE_RESOURCE.values()} | {"org.user.search.read"})
 
 
@@ -76,7 +78,7 @@ def authenticate(own_token: str, header: str | None, method: str, path: str, res
         if resource == "search":
             raise ApiError(403, missing_role(resource))
         return token
-    if token in (SECOND_CLIENT_TOKEN, LEGACY_ROLES_TOKEN):
+    if token in (SECOND_CLIENT_TOKEN, LEGACY_ROLES_TOKEN, NO_ROUTING_TOKEN):  # routing.py refuses its endpoints
         return token
     if token is None or token != own_token:
         raise ApiError(401, "Invalid or missing API token")
@@ -98,6 +100,8 @@ def token_document(emu: "KustomerEmulator", req: Request) -> bytes:
         roles = [r for r in ALL_ROLES if r not in {f"org.permission.{res}.read" for res in KB_WORKFLOW_RESOURCES}]
     elif token == LEGACY_ROLES_TOKEN:
         roles = LEGACY_ROLES
+    elif token == NO_ROUTING_TOKEN:
+        roles = [r for r in ALL_ROLES if r not in ROUTING_ROLES]
     else:
         roles = ALL_ROLES
     attributes: dict[str, Any] = {"name": "emulator key", "roles": roles, "orgName": ORG_NAME,

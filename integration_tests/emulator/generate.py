@@ -10,7 +10,7 @@ The attribute set of each stream covers the columns of the Stitch/Qlik "Kustomer
 schema disagrees with itself (for instance arrays it lists as STRING in one table and ARRAY in another).
 
 Each object family has its generator module (people, conversations, catalog, kobjects); ``DataGenerator``
-combines them and runs the chunked parallel generation of the big streams.
+combines them (routing: conversation times, queues, routing and work sessions) and runs the chunked parallel generation of the big streams.
 """
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ from .conversations import ConversationGenerator
 from .kobjects import KobjectGenerator
 from .org_catalog import ORDER as ORG_CATALOG_ORDER, OrgCatalogGenerator
 from .people import PeopleGenerator
+from .routing import RoutingGenerator
 from .records import DEFAULT_COUNTS, RANGE_START_MS, STREAMS, Record, make_id
 
 
-class DataGenerator(PeopleGenerator, ConversationGenerator, CatalogGenerator, KobjectGenerator, OrgCatalogGenerator):
+class DataGenerator(PeopleGenerator, ConversationGenerator, CatalogGenerator, KobjectGenerator, OrgCatalogGenerator,
+                    RoutingGenerator):
     """Generates every stream deterministically from ``seed``."""
 
     def __init__(self, seed: Any = 42, counts: dict[str, int] | None = None, tie_block: int = 3000) -> None:
@@ -57,7 +59,8 @@ class DataGenerator(PeopleGenerator, ConversationGenerator, CatalogGenerator, Ko
         can be built in worker processes (fork) with the same result as a serial run.
         """
         order = ["users", "teams", "tags", "klasses", "slas", "shortcuts", "companies", "customers",
-                 "kobjects", "conversations", "messages", "notes", "brands", "schedules", "satisfaction", *ORG_CATALOG_ORDER]
+                 "kobjects", "conversations", "messages", "notes", "brands", "schedules", "satisfaction", *ORG_CATALOG_ORDER,
+                 "queues", "team_routing_settings", "routing_statuses", "snoozes", "work_sessions", "conversation_times"]
         out: dict[str, list[Record]] = {}
         # users reference teams and teams reference users: draw team ids first.
         self._prepare_team_ids()

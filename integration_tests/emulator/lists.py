@@ -40,10 +40,13 @@ def metadata(emu: "KustomerEmulator", req: Request) -> bytes:
     return doc
 
 
+# Largest pageSize of every paged list, GET /v1/<stream> or another path (a family module adds its own: routing.py).
+MAX_PAGE_SIZE = {**LIST_MAX_PAGE_SIZE, **ORG_CATALOG_MAX_PAGE_SIZE}
+
+
 def list_paging(query: dict, stream: str) -> tuple[int, int]:
     """(page, page size) of a list request: a page size over the endpoint's largest is cut down to it."""
-    largest = LIST_MAX_PAGE_SIZE.get(stream) or ORG_CATALOG_MAX_PAGE_SIZE[stream]
-    return int_param(query, "page", 1), min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), largest)
+    return int_param(query, "page", 1), min(int_param(query, "pageSize", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE[stream])
 
 
 def status_filter(stream: str, query: dict) -> str | None:

@@ -42,6 +42,13 @@ STREAMS = (
     "role_groups",
     "spam_senders",
     "saved_searches",
+    # how work flowed (routing.py), after the org catalog: ids carry each stream's position in this list
+    "conversation_times",
+    "queues",
+    "team_routing_settings",
+    "routing_statuses",
+    "work_sessions",
+    "snoozes",
 )
 
 DEFAULT_COUNTS: dict[str, int] = {
@@ -71,6 +78,12 @@ DEFAULT_COUNTS: dict[str, int] = {
     "role_groups": 5,
     "spam_senders": 20,
     "saved_searches": 18,
+    "conversation_times": 900,
+    "queues": 6,
+    "team_routing_settings": 8,
+    "routing_statuses": 6,
+    "work_sessions": 240,
+    "snoozes": 4,
 }
 
 # JSON:API "type" of each stream's objects and the path of its self links.
@@ -90,6 +103,12 @@ OBJECT_TYPE = {
     "brands": "brand",
     "schedules": "schedule",
     "satisfaction": "satisfaction",
+    "conversation_times": "conversation_time",
+    "queues": "queue",
+    "team_routing_settings": "team_routing_setting",
+    "routing_statuses": "routing_status",
+    "work_sessions": "work_session",
+    "snoozes": "snooze",
 }
 SELF_PATH = {s: "/v1/" + s for s in STREAMS}
 

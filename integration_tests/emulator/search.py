@@ -39,7 +39,10 @@ SEARCH_CONTEXTS = {
     "note": "notes",
     "company": "companies",
     "kobject": "kobjects",
+    "conversation_time": "conversation_times",  # append-only: created_at only (routing.py)
 }
+# Contexts whose objects have no updated_at to filter or sort on.
+CREATED_ONLY_CONTEXTS = ("conversation_time",)
 SEARCH_OPS = ("gt", "gte", "lt", "lte", "equals")
 
 
@@ -85,6 +88,8 @@ def parse_search(body: Any, klass_names: Iterable[str], archive: bool = False, i
     if not isinstance(include_deleted, bool):
         raise ApiError(400, "'includeDeleted' must be a boolean")
     fields = {prefix + "_updated_at": "updated", prefix + "_created_at": "created"}
+    if prefix in CREATED_ONLY_CONTEXTS:
+        del fields[prefix + "_updated_at"]
 
     def parse_terms(items: Any, where: str) -> list:
         if items is None:
@@ -137,7 +142,11 @@ def parse_search(body: Any, klass_names: Iterable[str], archive: bool = False, i
                 if not isinstance(direction, str) or direction.lower() not in ("asc", "desc"):
                     raise ApiError(400, f"Invalid sort direction for '{attr}': {direction!r}")
                 sort.append((field, direction.lower()))
-    if not sort:
+    if ctx in CREATED_ONLY_CONTEXTS:
+        # Kustomer's reference lists no sortable attribute for these: modelled as ignoring the sort asked for, newest
+        # (greatest id) first.
+        sort = [("id", "desc")]
+    elif not sort:
         sort = [("updated", "asc")]
     return SearchQuery(ctx, stream, klass, terms, or_terms, sort, include_deleted)
 

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import admin, audit, lists, org_catalog, search  # noqa: F401  (each registers its routes)
+from . import admin, audit, lists, org_catalog, routing, search  # noqa: F401  (each registers its routes)
 from .admin import _Fault, checked_config, parse_fault
 from .auth import CLIENT_NAMES, DEFAULT_TOKEN, ROLE_RESOURCE, authenticate
 from .errors import RATE_LIMIT_BODY, ApiError, error_body
