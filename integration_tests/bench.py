@@ -170,10 +170,10 @@ class Emulator:
         self.session.post(self.url + "/_emulator/config", json=settings, timeout=30).raise_for_status()
         self.session.post(self.url + "/_emulator/reset", timeout=30).raise_for_status()  # counters and windows
 
-    def totals_since(self, start_date: str, streams: List[str]) -> Dict[str, int]:
+    def totals_since(self, start_date: str, names: List[str]) -> Dict[str, int]:
         """Records each stream holds from start_date on: the search's own total for search-backed streams."""
         totals = {}
-        for stream in streams:
+        for stream in names:
             context = streams.SEARCH_CONTEXTS.get(stream)
             if context is None:
                 if stream in self.counts:
