@@ -97,19 +97,20 @@ class SourceKustomer(ConcurrentDeclarativeSource):
     def _prepare_for_stream_build(self) -> None:
         super()._prepare_for_stream_build()
         # The budget that reads both forms of x-ratelimit-reset and keeps the org's reserve of each window.
+        cdk_internals.use_kustomer_budget(self, self._setting("rate_limit_share", DEFAULT_RATE_LIMIT_SHARE))
+
+    def _setting(self, field: str, default: Any) -> Any:
+        """A field of the config the streams are built from, validated (a no-op for the validated config of a sync); an
+        invalid config gives the default here and fails where it is checked, with its own message."""
         try:
-            share = normalize_config(cdk_internals.source_config(self))["rate_limit_share"]  # a no-op for the validated config of a sync
+            return normalize_config(cdk_internals.source_config(self))[field]
         except ConfigError:
-            share = DEFAULT_RATE_LIMIT_SHARE  # an invalid config fails where it is checked, with its own message
-        cdk_internals.use_kustomer_budget(self, share)
+            return default
 
     def _create_streams(self, selected_configs: List[Dict[str, Any]], all_configs: List[Dict[str, Any]]) -> List[Any]:
         """The CDK's streams; each search-backed stream reads several windows at once, up to `num_workers`."""
         streams = super()._create_streams(selected_configs, all_configs)
-        try:
-            workers = normalize_config(cdk_internals.source_config(self))["num_workers"]
-        except ConfigError:
-            workers = DEFAULT_NUM_WORKERS
+        workers = self._setting("num_workers", DEFAULT_NUM_WORKERS)
         for stream in streams:
             cdk_internals.read_in_windows(stream, max_windows=workers)
         return streams
