@@ -42,7 +42,8 @@ def _ci_tree(tmp_path: Path, setup: str) -> Path:
     """.ci/run beside a stand-in ../shared/container/setup.sh, and a `make` that writes down what it was run with."""
     repo = tmp_path / "repo"
     (repo / ".ci").mkdir(parents=True)
-    shutil.copy(REPO / ".ci" / "run", repo / ".ci" / "run")
+    for name in ("run", "container_setup.py"):
+        shutil.copy(REPO / ".ci" / name, repo / ".ci" / name)
     (tmp_path / "shared" / "container").mkdir(parents=True)
     (tmp_path / "shared" / "container" / "setup.sh").write_text(setup)
     bin_dir = tmp_path / "bin"
@@ -52,10 +53,10 @@ def _ci_tree(tmp_path: Path, setup: str) -> Path:
     return repo
 
 
-def _run_ci(repo: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+def _run_ci(repo: Path, tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("IMAGE_TESTS_REQUIRED", None)
-    return subprocess.run(["bash", str(repo / ".ci" / "run")], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(["bash", str(repo / ".ci" / "run")], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def test_ci_fails_before_the_tests_when_the_container_setup_fails(tmp_path):
@@ -75,3 +76,23 @@ def test_ci_requires_the_image_tests_when_the_container_setup_works(tmp_path):
 
     assert ci.returncode == 0, ci.stderr
     assert (tmp_path / "made").read_text().split() == ["make", "test", "DOCKER_HOST=unix:///tmp/engine.sock", "IMAGE_TESTS_REQUIRED=1"]
+
+
+# What the real setup.sh does on its first call: a background service started inside an `&&` list, whose shell stays
+# alive beside it holding the stdout and stderr setup.sh was given.
+LINGERING_SETUP = """echo '[setup] starting the engine' >&2
+(cd / && setsid nohup sleep {seconds} >/dev/null 2>&1 < /dev/null &)
+echo 'export DOCKER_HOST=unix:///tmp/engine.sock'
+"""
+
+
+def test_ci_goes_on_while_the_engine_the_setup_started_keeps_running(tmp_path):
+    repo = _ci_tree(tmp_path, LINGERING_SETUP.format(seconds=91))
+    try:
+        ci = _run_ci(repo, tmp_path, timeout=30)  # CI hung here for its whole time limit when setup.sh ran in `$(...)`
+    finally:
+        subprocess.run(["pkill", "-f", "sleep 91"], check=False)
+
+    assert ci.returncode == 0, ci.stderr
+    assert "[setup] starting the engine" in ci.stderr
+    assert (tmp_path / "made").read_text().split()[2] == "DOCKER_HOST=unix:///tmp/engine.sock"
