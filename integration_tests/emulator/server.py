@@ -376,8 +376,10 @@ class KustomerEmulator:
     def _empty_stats() -> dict:
         # windows: {"search" | "general": {window number: {client: {"allowed": n, "refused": n}}}} while limited
         # search_pages: {queryContext: the highest page of a search served}
+        # search_log: [epoch seconds, queryContext, page, objects returned, gte, lte] per search served (a benchmark
+        # reads its budget from the first to the last search, and where the searches went)
         return {"requests": 0, "by_endpoint": {}, "status_counts": {}, "rate_limited": 0, "faults_applied": 0,
-                "windows": {"search": {}, "general": {}}, "search_pages": {}}
+                "windows": {"search": {}, "general": {}}, "search_pages": {}, "search_log": []}
 
     def _configure(self, changes: dict) -> dict:
         new = checked_config(self.config, changes)
@@ -416,10 +418,12 @@ class KustomerEmulator:
             s["requests"] += 1
             s["by_endpoint"][key] = s["by_endpoint"].get(key, 0) + 1
 
-    def count_search_page(self, context: str, page: int) -> None:
+    def count_search_page(self, context: str, page: int, returned: int, gte: Any = None, lte: Any = None) -> None:
+        now = time.time()
         with self._lock:
             pages = self._stats["search_pages"]
             pages[context] = max(pages.get(context, 0), page)
+            self._stats["search_log"].append([now, context, page, returned, gte, lte])
 
     def _count_status(self, status: Any) -> None:
         with self._lock:
