@@ -190,6 +190,30 @@ def test_requests_sent_before_the_one_answered_are_taken_as_counted_in_its_answe
     assert calls_allowed(paced) == 7
 
 
+def test_an_answer_drawn_after_requests_sent_later_does_not_count_them_twice():
+    paced = budget(50)
+    first, second, third = request(), request(), request()
+    for sent in (first, second, third):
+        paced.acquire_call(sent, block=False)
+
+    # Sent together, the first reached Kustomer last: its count holds all three, the two still in flight included
+    paced.update_from_response(first, response(remaining=17, limit=20, reset="30"))
+
+    assert calls_allowed(paced) == 7
+
+
+def test_requests_in_flight_stay_counted_where_other_keys_spend_the_window_too():
+    paced = budget(50)
+    first, second, third = request(), request(), request()
+    for sent in (first, second, third):
+        paced.acquire_call(sent, block=False)
+
+    # 4 used: one more than the connector sent, so the two sent after the first may not be in it
+    paced.update_from_response(first, response(remaining=16, limit=20, reset="30"))
+
+    assert calls_allowed(paced) == 6 - 2
+
+
 def test_a_new_window_opens_with_the_connectors_part_not_the_ceiling():
     paced = budget(50)
     answered(paced, response(remaining=19, limit=20, reset="30"))
