@@ -91,6 +91,14 @@ def test_a_full_read_delivers_every_object_of_each_new_stream(emulator, catalog,
     assert not any("archive" in endpoint for endpoint in emulator.stats()["by_endpoint"])
 
 
+# The search cursor's lookback (manifest.yaml): an incremental sync reads that much before the saved end again.
+LOOKBACK = datetime.timedelta(minutes=1)
+
+
+def _time(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def test_a_second_incremental_sync_delivers_new_conversation_times_and_sessions_that_ended(emulator, catalog, workdir):
     streams = ["conversation_times", "work_sessions"]
     config_path = _config(emulator, workdir)
@@ -110,9 +118,12 @@ def test_a_second_incremental_sync_delivers_new_conversation_times_and_sessions_
     second = run_cli(["read", "--config", str(config_path), "--catalog", str(catalog_path), "--state", str(state_path)], workdir)
 
     assert second.exit_code == 0 and not second.errors(), second.errors()
-    # exactly those, but for the records at the saved cursor value itself (the next window starts there, inclusive)
+    # exactly those, but for the records the next sync reads again: conversation times (read in windows, their state
+    # the ranges read) created in the search cursor's lookback minute before the end saved, and the work sessions at
+    # the saved cursor value itself (the next listing starts there, inclusive)
+    saved_end = _time(max(piece["end"] for piece in saved["conversation_times"]["slices"]))
     boundary = {
-        "conversation_times": {r["id"] for r in first.records("conversation_times") if r["created_at"] == saved["conversation_times"]["created_at"]},
+        "conversation_times": {r["id"] for r in first.records("conversation_times") if _time(r["created_at"]) >= saved_end - LOOKBACK},
         "work_sessions": {r["id"] for r in first.records("work_sessions") if r["updated_at"] == saved["work_sessions"]["updated_at"]},
     }
     changed = {"conversation_times": {o["id"] for o in new_times}, "work_sessions": {o["id"] for o in ended + started}}

@@ -370,7 +370,7 @@ def window_of(request: requests.PreparedRequest) -> Tuple[Any, Any, bool]:
         bounds: Dict[str, Any] = {}
         for criterion in search.get("and") or [] if isinstance(search, dict) else []:
             for attribute, condition in criterion.items() if isinstance(criterion, dict) else []:
-                if attribute.endswith("_updated_at") and isinstance(condition, dict):
+                if attribute.endswith(("_updated_at", "_created_at")) and isinstance(condition, dict):
                     bounds.update(condition)
         phase = "archive" if "/archive/" in parts.path else "search"
         return (phase, search.get("queryContext") if isinstance(search, dict) else None, bounds.get("lte")), bounds.get("gte"), first

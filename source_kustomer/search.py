@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
@@ -372,21 +373,24 @@ MIN_PAGES_PER_WINDOW = 4
 # worker 0.72-0.79 with 4% more searches; the emulator's data is uniform in time, so its tail is short either way.
 WINDOWS_PER_WORKER = 2
 MILLISECOND = datetime.timedelta(milliseconds=1)
+# A created_at search window holds this many records on average at most: under the search cap (10,000), which a
+# window of a stream without restarts must not pass, with room for the unevenness of uniform-in-time windows.
+RECORDS_PER_CREATED_AT_WINDOW = 8_000
 # The windows after the archive part start this long after the requester's threshold (a start `ARCHIVE_BEFORE_DAYS`
 # ago, as of each request): a window starting exactly there would go to archive search a few milliseconds later (the
 # plan's one-record search included). The archive window reads that day through search, its second phase.
 SEARCH_ONLY_AFTER = datetime.timedelta(days=1)
 
 
-def search_extent(body: Any) -> tuple:
-    """(meta.total, updated_at of the first record) of a search answer: how many objects match the search and, sorted
-    ascending, when the earliest of them was updated. (None, None) where Kustomer's answer does not say."""
+def search_extent(body: Any, attribute: Optional[str] = "updatedAt") -> tuple:
+    """(meta.total, `attribute` of the first record) of a search answer: how many objects match the search and, sorted
+    ascending by it, the earliest value (None for `attribute` None). (None, None) where Kustomer's answer does not say."""
     if not isinstance(body, dict):
         return None, None
     total = (body.get("meta") or {}).get("total")
     data = body.get("data") or []
     first = data[0] if data and isinstance(data[0], dict) else {}
-    earliest = (first.get("attributes") or {}).get("updatedAt")
+    earliest = (first.get("attributes") or {}).get(attribute) if attribute else None
     return (total if isinstance(total, int) and not isinstance(total, bool) else None), (earliest if isinstance(earliest, str) else None)
 
 
@@ -404,14 +408,21 @@ class SearchWindows:
     The CDK reads the windows as partitions, up to `num_workers` at a time, and the cursor saves each finished window
     (and each search-cap restart, `cdk_internals.checkpoint`) as an interval of its state: the state never passes a
     window that is not finished.
+
+    An append-only stream searched by `created_at` (`by_created_at`) has no restart at the search cap and no archive
+    search, and nothing says its results are sorted: its range is never cut for archive search, its windows run from
+    the range's start, and there are at least enough of them to hold `RECORDS_PER_CREATED_AT_WINDOW` each on average
+    (a window over the cap is still split in two by the manifest's `request_window_splitting`, one half after the other).
     """
 
-    def __init__(self, slicer: Any, requester: Requester, max_windows: int, page_size: int, on_planned: Any = None) -> None:
+    def __init__(self, slicer: Any, requester: Requester, max_windows: int, page_size: int, on_planned: Any = None,
+                 by_created_at: bool = False) -> None:
         self._slicer = slicer
         self._requester = requester
         self._max_windows = max(1, int(max_windows))
         self._page_size = max(1, int(page_size))
         self._on_planned = on_planned
+        self._by_created_at = by_created_at
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         previous = None
@@ -434,7 +445,7 @@ class SearchWindows:
             return
         horizon = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=ARCHIVE_BEFORE_DAYS) + SEARCH_ONLY_AFTER
         horizon = horizon.replace(microsecond=horizon.microsecond // 1000 * 1000)
-        if lower < horizon:  # archive search, then search: one window up to search's two years
+        if lower < horizon and not self._by_created_at:  # archive search, then search: one window up to search's two years
             if upper <= horizon:
                 yield stream_slice
                 return
@@ -445,11 +456,14 @@ class SearchWindows:
 
     def _split(self, stream_slice: StreamSlice, lower: datetime.datetime, upper: datetime.datetime) -> Iterable[StreamSlice]:
         count = self._max_windows * WINDOWS_PER_WORKER if self._max_windows > 1 else 0
-        if count:
+        if count or self._by_created_at:
             response = self._requester.send_request(stream_slice=stream_slice, request_params={"pageSize": 1})
-            total, earliest = search_extent(page_body(response) if response is not None else None)
+            body = page_body(response) if response is not None else None
+            total, earliest = search_extent(body, None if self._by_created_at else "updatedAt")
             first = parse_time(earliest)
             count = min(count, (total or 0) // (self._page_size * MIN_PAGES_PER_WINDOW))
+            if self._by_created_at:
+                count = max(count, math.ceil((total or 0) / RECORDS_PER_CREATED_AT_WINDOW))
             lower = max(lower, first) if first is not None else lower
         if count < 2:
             yield stream_slice
