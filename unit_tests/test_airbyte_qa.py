@@ -38,7 +38,10 @@ def results(tmp_path_factory) -> List[Dict[str, Any]]:
     if not CHECK.is_file():
         pytest.skip(f"Airbyte's checks are not on this machine ({CHECK}); set AIRBYTE_QA_CHECK to check.py's path")
     out = tmp_path_factory.mktemp("airbyte-qa") / "results.json"
-    run = subprocess.run([sys.executable, str(CHECK), str(REPO), "--json", str(out)], capture_output=True, text=True, timeout=600)
+    # This checkout's package first, as pytest imports it: check.py builds the source from the manifest, whose custom
+    # components it imports (the interpreter's installed copy may be another checkout's).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run([sys.executable, str(CHECK), str(REPO), "--json", str(out)], capture_output=True, text=True, timeout=600, env=env)
     assert out.is_file(), f"check.py wrote no results (exit {run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     return json.loads(out.read_text(encoding="utf-8"))
 
