@@ -27,10 +27,7 @@ BY_DESIGN = {"QA-S2", "X-9", "QA-M2", "X-10", "DOC-CL"}
 # check.py's own extra rule, not one of Airbyte's: the manifest before the CDK resolves its `$ref`s. The streams
 # list is `$ref`s to definitions (as the Connector Builder writes it), which validate only once resolved; CDK-3
 # checks the resolved manifest, as the CDK does.
-# SPEC-5 (a date field without `format`, so no date picker in the Airbyte UI): a `format` would refuse, wherever a
-# validator asserts formats, the date-only forms of start_date that 1.0.0 accepts and saved configs hold, and Airbyte's
-# spec comparison counts adding one as breaking (unit_tests/test_spec_compatibility.py).
-ACCEPTED_WARNINGS = {"CDK-2", "SPEC-5"}
+ACCEPTED_WARNINGS = {"CDK-2"}
 
 
 @pytest.fixture(scope="module")
