@@ -12,10 +12,13 @@ import json
 from pathlib import Path
 from typing import Any, List, Mapping
 
-from airbyte_cdk.test.standard_tests._spec_compatibility import compare_specs
+import yaml
+
+from airbyte_cdk.test.standard_tests._spec_compatibility import compare_specs, disabled_for_version
 
 PUBLISHED_VERSION = "1.0.0"
 PUBLISHED_SPEC = Path(__file__).with_name(f"published_spec_{PUBLISHED_VERSION}.json")
+ACCEPTANCE_TEST_CONFIG = Path(__file__).resolve().parents[1] / "acceptance-test-config.yml"
 
 
 def published_spec() -> Mapping[str, Any]:
@@ -25,3 +28,9 @@ def published_spec() -> Mapping[str, Any]:
 def breaking_changes(current: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> List[str]:
     """What `current` (a `spec` message's `spec`, as JSON) refuses that `previous` (default: the published spec) accepted."""
     return list(compare_specs(previous if previous is not None else published_spec(), current).breaking)
+
+
+def waived_versions() -> List[str]:
+    """The published versions acceptance-test-config.yml waives the comparison for (`disable_for_version`), as the
+    CDK's standard test reads them."""
+    return disabled_for_version(yaml.safe_load(ACCEPTANCE_TEST_CONFIG.read_text(encoding="utf-8")))

@@ -13,9 +13,14 @@ applying, so an upgrade of the CDK is this one file to read. No public API of th
    reads both forms, keeps the org's reserve (`rate_limit_share`) and adjusts the policy's window under its lock
    (`_lock`, `_call_limit`, `_next_reset_ts`, `_calls_num`, `_offset`). Measured: seconds-form 429s down from ~48% to
    ~16% of requests; 90% of the bound in `make bench`'s budget scenario.
-3. **The source's config** (`source_config`, `streams_built_from`, `keep_config_validated`): the CDK's `CheckStream` builds streams
-   from the config the source was constructed with (`_config`), not the one `check` receives; and `_config` is a copy
-   of the config given, which must stay marked validated for the config to be validated once per process.
+3. **The source's config** (`source_config`, `streams_built_from`, `migrated_config`): the CDK's `CheckStream` builds
+   streams from the config the source was constructed with (`_config`), not the one `check` receives. The constructor
+   of `ConcurrentDeclarativeSource` makes `_config` with `_migrate_and_transform_config(config_path, config)`: it runs
+   the manifest's config migrations on a copy of the config given and, when they change it, writes it to
+   `config_path` and prints it in a CONTROL message (the platform saves it); the concurrency level and the streams are
+   built from what it returns. The source overrides it to hand the migrations the config as the user saved it (not
+   the normalised one with its defaults, nor the sync context), and keeps its validated config unless they changed
+   it, so the config is validated once per process.
 4. **The CDK's words for a tie block over the search cap** (`SAME_SLICE_AGAIN`): the text of the error
    `PaginationTracker` raises when a restart gets the same window back, so the source can say what happened.
 5. **A checkpoint at every search-cap restart** (`checkpointing_reduce`, `tracker_factory_knowing_the_stream_cursor`):
@@ -236,12 +241,28 @@ def source_config(source: Any) -> Mapping[str, Any]:
     return source._config
 
 
-def keep_config_validated(source: Any, given: Mapping[str, Any]) -> None:
-    """The source keeps a copy of its config (`_config`, after the CDK's migrations): a copy of a validated config
-    that they left unchanged stays marked validated (`given`'s type), so `check` does not validate it again."""
-    marker = type(given)
-    if not isinstance(source._config, marker) and isinstance(source._config, dict) and source._config == given:
-        source._config = marker(source._config)
+def migrated_config(
+    migrate: Callable[[Optional[str], Optional[Mapping[str, Any]]], Optional[Mapping[str, Any]]],
+    config_path: Optional[str],
+    context: Optional[Mapping[str, Any]],
+) -> Optional[Mapping[str, Any]]:
+    """The config the streams are built from, for the source's `_migrate_and_transform_config`: `context` (the config
+    given, with the sync context) once `migrate` (the CDK's own) has run the manifest's config migrations on the config
+    as saved. A config they left unchanged is `context` itself, still marked validated; one they changed is validated
+    again, as migrated (a config not validated yet stays so), with the sync context back."""
+    from source_kustomer.config import NormalizedConfig, normalize_config
+    from source_kustomer.search import SYNC_CONTEXT, without_sync_context
+
+    if not context:
+        return migrate(config_path, context)
+    given = without_sync_context(context)
+    saved = without_sync_context(given.saved) if isinstance(given, NormalizedConfig) else given
+    migrated = migrate(config_path, saved)
+    if migrated == saved:
+        return context
+    config = normalize_config(migrated) if isinstance(given, NormalizedConfig) else dict(migrated or {})
+    config.update({key: context[key] for key in SYNC_CONTEXT if key in context})
+    return config
 
 
 @contextlib.contextmanager

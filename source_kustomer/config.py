@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, MutableMapping, Optional
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+
+from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import ConfigTransformation
 
 from source_kustomer.manifest import spec_property
 
@@ -99,6 +101,26 @@ def parse_start_date(value: str) -> datetime:
     raise ValueError(f"{value!r} is not a date in the form YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or MM/DD/YYYY")
 
 
+class StartDateAsDateTime(ConfigTransformation):
+    """The manifest's config migration (`spec.config_normalization_rules`): a saved start_date in one of the date-only
+    forms (YYYY-MM-DD, MM/DD/YYYY) becomes YYYY-MM-DDT00:00:00Z, the date-time form (the Airbyte UI's date picker).
+
+    A value that is not a date in one of the three forms is left as it is, for the validation to refuse in its own
+    words. The CDK's `ConfigAddFields` could rewrite the shapes with `regex_replace`, but it cannot tell an impossible
+    date (02/30/2025) from a real one, and it reads a rewritten value back as a literal (20250101 becomes a number).
+    """
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        value = config.get("start_date")
+        if not isinstance(value, str):
+            return
+        try:
+            parsed = parse_start_date(value.strip())
+        except ValueError:
+            return
+        config["start_date"] = parsed.strftime(NORMALIZED_START_DATE_FORMAT)
+
+
 def _is_loopback(host: str) -> bool:
     if host in LOOPBACK_HOSTS:
         return True
@@ -138,14 +160,23 @@ def validate_api_url(value: str) -> str:
 
 
 class NormalizedConfig(Dict[str, Any]):
-    """A config `normalize_config` has validated: passed through it again, it is returned as it is."""
+    """A config `normalize_config` has validated: passed through it again, it is returned as it is.
+
+    `saved` is the config it was made from, as the user saved it: the one the manifest's config migrations rewrite and
+    the platform stores (not the normalised form, which spells out every default).
+    """
+
+    def __init__(self, normalized: Mapping[str, Any], saved: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__(normalized)
+        self.saved: Dict[str, Any] = dict(saved if saved is not None else getattr(normalized, "saved", normalized))
 
 
 def normalize_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
     """The config with start_date as YYYY-MM-DDTHH:MM:SSZ and api_url without a trailing slash; raises ConfigError.
 
     Validated once per process: the console script validates the config file before anything else, and the source
-    gets that config back wherever the CDK would have it validated again (`read_config`, `check`).
+    gets that config back wherever the CDK would have it validated again (`read_config`, `check`). A config the
+    manifest's config migration rewrote is validated once more, as rewritten.
     """
     if isinstance(raw, NormalizedConfig):
         return raw
@@ -156,7 +187,7 @@ def normalize_config(raw: Mapping[str, Any]) -> Dict[str, Any]:
     except ValidationError as error:
         message = "Invalid config: " + "; ".join(_describe(e) for e in error.errors())
         raise ConfigError(mask_token(message, raw.get("api_token"))) from None
-    return NormalizedConfig(model.model_dump(exclude_none=True))
+    return NormalizedConfig(model.model_dump(exclude_none=True), saved=raw)
 
 
 def mask_token(message: str, token: Any) -> str:

@@ -48,6 +48,7 @@ SEARCH_FROM_DAYS = 732
 
 # What the source adds to the config for its components (see `with_sync_context`).
 SYNC_STATES = "_kustomer_sync_states"
+SYNC_CONTEXT = (SYNC_STATES, progress.PROGRESS_KEY)
 
 # Kustomer's reference shows audit events expiring a year after they happen (`expiresAt`); a shorter margin warns.
 AUDIT_RETENTION = datetime.timedelta(days=360)
@@ -63,6 +64,13 @@ def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[
     context = NormalizedConfig(config) if isinstance(config, NormalizedConfig) else dict(config)
     context[SYNC_STATES] = saved_cursor_values(state or [])
     return context
+
+
+def without_sync_context(context: Mapping[str, Any]) -> Dict[str, Any]:
+    """The config without what the source added for the sync (`SYNC_CONTEXT`); a validated config stays marked
+    validated."""
+    config = {key: value for key, value in context.items() if key not in SYNC_CONTEXT}
+    return NormalizedConfig(config, saved=context.saved) if isinstance(context, NormalizedConfig) else config
 
 
 def saved_cursor_values(state: List[AirbyteStateMessage]) -> Dict[str, str]:

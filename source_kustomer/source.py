@@ -27,7 +27,7 @@ from source_kustomer.config import DEFAULT_NUM_WORKERS, DEFAULT_RATE_LIMIT_SHARE
 from source_kustomer.errors import stream_roles
 from source_kustomer.manifest import load_manifest
 from source_kustomer.pages import REASON, kustomer_reason, page_body
-from source_kustomer.search import with_sync_context
+from source_kustomer.search import with_sync_context, without_sync_context
 
 TOKEN_CHECK_PATH = "/v1/auth/tokens/current"
 SEARCH_PATH = "/v1/customers/search"
@@ -75,11 +75,15 @@ class SourceKustomer(ConcurrentDeclarativeSource):
             **kwargs,
         )
         cdk_internals.limit_record_queue(self)
-        if isinstance(context, NormalizedConfig):
-            cdk_internals.keep_config_validated(self, context)
-        self._normalized_config = config if isinstance(config, NormalizedConfig) else None
+        migrated = cdk_internals.source_config(self)
+        self._normalized_config = without_sync_context(migrated) if isinstance(migrated, NormalizedConfig) else None
         self._normalized_config_path = kwargs.get("config_path")
         self._read_catalog: Optional[ConfiguredAirbyteCatalog] = None
+
+    def _migrate_and_transform_config(self, config_path: Optional[str], config: Optional[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+        """The manifest's config migrations run on the config as saved; the streams keep the validated config
+        (`cdk_internals.migrated_config`)."""
+        return cdk_internals.migrated_config(super()._migrate_and_transform_config, config_path, config)
 
     @property
     def dynamic_streams(self) -> List[Dict[str, Any]]:

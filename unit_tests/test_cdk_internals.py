@@ -45,6 +45,41 @@ def test_the_source_config_is_the_one_the_streams_are_built_from():
     assert cdk_internals.source_config(source)["rate_limit_share"] == 40
 
 
+def test_the_cdk_migrates_the_config_as_saved_and_the_streams_are_built_from_the_migrated_one(monkeypatch, capsys):
+    from source_kustomer import config as config_module
+    from source_kustomer.search import SYNC_STATES
+
+    migrate = config_module.StartDateAsDateTime.transform
+
+    def and_num_workers(self, config):  # a migration of another field, to see whose config the streams get
+        migrate(self, config)
+        config["num_workers"] = 3
+
+    monkeypatch.setattr(config_module.StartDateAsDateTime, "transform", and_num_workers)
+    saved = ConfigBuilder().with_start_date("01/31/2025").build()
+    given = normalize_config(saved)
+
+    source = SourceKustomer(config=given)
+
+    # `_migrate_and_transform_config` ran the manifest's migration on the config as saved and printed the result
+    (control,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith('{"type":"CONTROL"')]
+    assert '"start_date":"2025-01-31T00:00:00Z"' in control and '"num_workers":3' in control and SYNC_STATES not in control
+    # and the streams are built from the migrated config, validated, with the sync context
+    built = cdk_internals.source_config(source)
+    assert isinstance(built, config_module.NormalizedConfig) and built.saved == {**saved, "start_date": "2025-01-31T00:00:00Z", "num_workers": 3}
+    assert built["num_workers"] == 3 and built["start_date"] == "2025-01-31T00:00:00Z" and SYNC_STATES in built
+
+
+def test_a_config_no_migration_changes_is_the_one_the_streams_are_built_from_still_marked_validated(capsys):
+    given = normalize_config(ConfigBuilder().build())
+
+    source = SourceKustomer(config=given)
+
+    assert "CONTROL" not in capsys.readouterr().out
+    built = cdk_internals.source_config(source)
+    assert type(built) is type(given) and {k: v for k, v in built.items() if not k.startswith("_kustomer")} == given
+
+
 def test_a_first_sync_saves_its_state_at_every_search_cap_restart_after_the_records_before_it(kustomer):
     kustomer.add("customers", [kustomer_object("customer", f"c{i:05d}", _ts(i)) for i in range(25_000)])
 

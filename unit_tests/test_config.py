@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from source_kustomer.config import ConfigError, normalize_config
+from source_kustomer.config import ConfigError, StartDateAsDateTime, normalize_config
 from unit_tests.builders import TOKEN, ConfigBuilder
 
 
@@ -95,6 +95,43 @@ def test_start_date_today_is_accepted():
 
     assert normalize_config(ConfigBuilder().with_start_date(today).build())["start_date"] == f"{today}T00:00:00Z"
 
+
+# --- start_date: the config migration to the date-time form ---------------------------------------------------------
+
+
+def migrated(config):
+    config = dict(config)
+    StartDateAsDateTime().transform(config)
+    return config
+
+
+@pytest.mark.parametrize(
+    "saved,migrated_to",
+    [
+        ("2025-01-31", "2025-01-31T00:00:00Z"),
+        ("01/31/2025", "2025-01-31T00:00:00Z"),
+        ("02/29/2024", "2024-02-29T00:00:00Z"),
+        ("2025-01-31T08:09:10Z", "2025-01-31T08:09:10Z"),
+    ],
+)
+def test_the_migration_rewrites_a_date_only_start_date_as_midnight_utc_and_keeps_the_rest(saved, migrated_to):
+    config = ConfigBuilder().with_start_date(saved).set("api_url", "https://api.kustomerapp.com/").build()
+
+    assert migrated(config) == {**config, "start_date": migrated_to}
+
+
+@pytest.mark.parametrize("start_date", ["02/30/2025", "2025-13-01", "1/31/2025", "20250131", "yesterday", "", None, 20250131])
+def test_the_migration_leaves_a_start_date_that_is_not_a_date_as_it_is_for_the_validation_to_refuse(start_date):
+    config = ConfigBuilder().with_start_date(start_date).build()
+
+    assert migrated(config) == config
+    assert "`start_date`" in refusal(migrated(config))
+
+
+def test_the_migration_leaves_a_config_without_start_date_alone():
+    config = ConfigBuilder().without("start_date").build()
+
+    assert migrated(config) == config
 
 
 # --- start_date in the spec: what the Airbyte UI and the CDK see ------------------------------------------------------
