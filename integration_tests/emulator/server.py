@@ -418,8 +418,9 @@ class KustomerEmulator:
             s["requests"] += 1
             s["by_endpoint"][key] = s["by_endpoint"].get(key, 0) + 1
 
-    def count_search_page(self, context: str, page: int, returned: int, gte: Any = None, lte: Any = None) -> None:
-        now = time.time()
+    def count_search_page(self, context: str, page: int, returned: int, gte: Any = None, lte: Any = None,
+                          at: float | None = None) -> None:
+        now = time.time() if at is None else at
         with self._lock:
             pages = self._stats["search_pages"]
             pages[context] = max(pages.get(context, 0), page)
