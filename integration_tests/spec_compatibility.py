@@ -21,6 +21,13 @@ PUBLISHED_SPEC = Path(__file__).with_name(f"published_spec_{PUBLISHED_VERSION}.j
 ACCEPTANCE_TEST_CONFIG = Path(__file__).resolve().parents[1] / "acceptance-test-config.yml"
 
 
+# `format: date-time` on start_date gives the Airbyte UI its date picker, and narrows what a config may hold wherever a
+# validator asserts formats: the date-only forms 1.0.0 accepted fail it. The manifest's config migration rewrites
+# them into the date-time form (unit_tests/test_spec_compatibility.py), so this is the one finding accepted, and
+# acceptance-test-config.yml waives it for the published version.
+MIGRATED_FINDINGS = ["`connectionSpecification.properties.start_date.format` was added, narrowing what a config may set"]
+
+
 def published_spec() -> Mapping[str, Any]:
     return json.loads(PUBLISHED_SPEC.read_text(encoding="utf-8"))
 

@@ -80,7 +80,7 @@ class TestKustomerStandardTests(SourceTestSuiteBase):
     @pytest.mark.skip(reason="covered by integration_tests/test_image.py::test_read_delivers_every_record_of_every_stream (needs host networking)")
     def test_docker_image_build_and_read(self, *args, **kwargs) -> None: ...
 
-    @pytest.mark.skip(reason="covered by integration_tests/test_image.py::test_the_images_spec_accepts_every_config_the_published_spec_accepted")
+    @pytest.mark.skip(reason="covered by integration_tests/test_image.py::test_the_images_spec_accepts_every_config_the_published_spec_accepted_once_migrated")
     def test_docker_image_spec_backward_compatibility(self, *args, **kwargs) -> None: ...
 
 

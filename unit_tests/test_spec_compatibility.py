@@ -15,15 +15,9 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, Type
 
-from integration_tests.spec_compatibility import PUBLISHED_VERSION, breaking_changes, published_spec, waived_versions
+from integration_tests.spec_compatibility import MIGRATED_FINDINGS, PUBLISHED_VERSION, breaking_changes, published_spec, waived_versions
 from source_kustomer.source import SourceKustomer
 from unit_tests.builders import TOKEN
-
-# `format: date-time` on start_date gives the Airbyte UI its date picker, and narrows what a config may hold wherever a
-# validator asserts formats: the date-only forms 1.0.0 accepted fail it. The manifest's config migration rewrites
-# them into the date-time form (tests below), so this is the one finding accepted, and acceptance-test-config.yml
-# waives it for the published version.
-MIGRATED_FINDINGS = ["`connectionSpecification.properties.start_date.format` was added, narrowing what a config may set"]
 
 
 def current_spec() -> dict:
