@@ -664,14 +664,16 @@ class RestartDuplicates:
             object_id = record.get("id") if isinstance(record, dict) else None
             if at is not None and object_id is not None:
                 if at == latest:
-                    if object_id in ids and (restarted_here or object_id in again):
+                    if (restarted_here or (again and object_id in again)) and object_id in ids:
                         listed_again += object_id in again
                         continue
                     ids.add(object_id)
                 # Kustomer's times are all of one length (milliseconds, UTC): compared as strings without parsing,
                 # which matters at one comparison per record
                 elif latest is None or (at > latest if len(at) == len(latest) else earlier_in_time(latest, at)):
-                    latest, ids, again = at, {object_id}, set()
+                    latest, ids = at, {object_id}
+                    if again:
+                        again = set()
             kept.append(record)
         boundary.latest, boundary.ids, boundary.again = latest, ids, again
         return kept, listed_again
