@@ -250,11 +250,11 @@ def test_a_page_counting_fewer_than_the_page_before_is_followed_by_one_search_of
     assert gap["body"]["and"] == [{"customer_updated_at": {"gte": _ts(BASE, 499)}}, {"customer_updated_at": {"lte": _ts(BASE, 501)}}]
     assert gap["body"]["sort"] == [{"customer_updated_at": "asc"}] and gap["page"] == 1 and gap["page_size"] == 500
     assert len(kustomer.search_requests) == 3  # pages 1 and 2, and the gap
-    (repair,) = _logs(output, "INFO", "a search of the gap")
+    (repair,) = _logs(output, "INFO", "a search of the gap between them")
     assert repair.startswith("customers:") and "fell by 1 between pages 1 and 2" in repair and "recovered 1 record " in repair
     (proof,) = _logs(output, "INFO", "Kustomer counted")
     assert "emitted 1,000 records (1,000 unique ids); 1 read by a search of the gap" in proof and proof.endswith(": complete.")
-    assert "left the range" not in proof and not _logs(output, "WARN", "incomplete")
+    assert "left the range during the sync" not in proof and not _logs(output, "WARN", "incomplete")
 
 
 def test_without_a_page_counting_fewer_no_search_of_a_gap_is_made(kustomer):
@@ -264,7 +264,7 @@ def test_without_a_page_counting_fewer_no_search_of_a_gap_is_made(kustomer):
 
     assert len(records_of(output, "customers")) == 1_000
     assert [r["page"] for r in kustomer.search_requests] == [1, 2] and not _gap_searches(kustomer, "customer")
-    assert not _logs(output, "INFO", "a search of the gap")
+    assert not _logs(output, "INFO", "a search of the gap between them")
 
 
 def test_a_gap_inside_a_tie_block_longer_than_a_page_is_read_and_its_records_are_not_emitted_again_by_the_next_page(kustomer):
@@ -285,3 +285,17 @@ def test_a_gap_inside_a_tie_block_longer_than_a_page_is_read_and_its_records_are
     (proof,) = _logs(output, "INFO", "Kustomer counted")
     assert "read by a search of the gap" in proof and "left out by the connector" not in proof and proof.endswith(": complete."), proof
     assert not _logs(output, "WARN", "incomplete") and not _logs(output, "WARN", "may be missing")
+
+
+def test_a_gap_in_archive_search_is_searched_in_archive_search(kustomer):
+    old = datetime(2023, 6, 1, tzinfo=timezone.utc)  # more than two years ago: archive search serves it
+    kustomer.add("customers", [kustomer_object("customer", f"a{i:04d}", _ts(old, i)) for i in range(1_000)])
+    kustomer.search_churn = 1
+
+    output = read_source(ConfigBuilder().with_start_date("2023-01-01").build(), catalog("customers"))
+
+    ids = Counter(r["id"] for r in records_of(output, "customers"))
+    assert set(ids) == {f"a{i:04d}" for i in range(1_000)} and set(ids.values()) == {1}
+    gaps = [r for r in kustomer.archive_requests if r["body"]["and"][1]["customer_updated_at"]["lte"] == _ts(old, 501)]
+    assert [(r["body"]["and"][0], r["page"], r["page_size"]) for r in gaps] == [({"customer_updated_at": {"gte": _ts(old, 499)}}, 1, 500)]
+    assert len(_logs(output, "INFO", "a search of the gap between them")) == 1
