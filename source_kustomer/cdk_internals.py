@@ -50,7 +50,11 @@ applying, so an upgrade of the CDK is this one file to read. No public API of th
    (`_is_sequential_state`): the sequential form saves only the intervals joined to the start, so a killed sync
    would re-read every window but the first; the date-range form saves every finished window and restart interval,
    and the next sync reads only the gaps (`ConcurrentCursor.stream_slices`). Measured in `make bench`: one stream
-   alone 0.32 -> 1.0 of the search budget at 250 ms per search (0.97 at 500 ms).
+   alone 0.32 -> 1.0 of the search budget at 250 ms per search (0.97 at 500 ms). The same requester also becomes the
+   record extractor's `search_requester` (`_retriever.record_selector.extractor`, one per stream, shared by its
+   partitions), which searches the gap between two pages where a page shows that results left the window. The
+   manifest could give the extractor a requester of its own, but not the stream's: a second definition to keep in
+   step with every stream's requester and its overrides.
 """
 
 from __future__ import annotations
@@ -424,14 +428,18 @@ def install() -> None:
 def read_in_windows(stream: Any, max_windows: int) -> bool:
     """Wraps a built search stream's slicer in `SearchWindows` and keeps its state as date ranges; True if it did.
 
-    A stream is search-backed when its record extractor is `SearchRecordExtractor`; anything else is left alone."""
+    A stream is search-backed when its record extractor is `SearchRecordExtractor`; anything else is left alone. The
+    extractor gets the stream's requester for its searches of a gap between two pages."""
     from source_kustomer.search import SearchRecordExtractor, SearchWindows
 
     generator = getattr(stream, "_stream_partition_generator", None)
     retriever = getattr(getattr(generator, "_partition_factory", None), "_retriever", None)
     slicer = getattr(generator, "_stream_slicer", None)
     extractor = getattr(getattr(retriever, "record_selector", None), "extractor", None)
-    if not isinstance(extractor, SearchRecordExtractor) or not isinstance(slicer, ConcurrentCursor):
+    if not isinstance(extractor, SearchRecordExtractor):
+        return False
+    extractor.search_requester = retriever.requester
+    if not isinstance(slicer, ConcurrentCursor):
         return False
     strategy = getattr(getattr(retriever, "paginator", None), "pagination_strategy", None)
     page_size = strategy.get_page_size() if strategy is not None else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import InitVar, dataclass
 from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional, Union
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import requests
@@ -36,6 +37,16 @@ def page_body(response: requests.Response) -> Any:
             body = None
         response._kustomer_body = body  # type: ignore[attr-defined]  # per response, so safe across threads
     return body
+
+
+def page_number(response: requests.Response) -> int:
+    """The page a response answers: its request's `page` parameter (Kustomer's pages count from 1, the default)."""
+    request = response.request
+    query = dict(parse_qsl(urlsplit(request.url or "").query)) if request is not None else {}
+    try:
+        return int(query.get("page", 1))
+    except ValueError:
+        return 1
 
 
 @dataclass

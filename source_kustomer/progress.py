@@ -8,9 +8,11 @@ keeps a tally (one `StreamTally` per stream, one `Progress` per sync):
   out is subtracted at the end). The first page of a window tells it
   (`Progress.counted`), and an Airbyte `TRACE` `ESTIMATE` (stream `row_estimate`) goes out at once, updated when a
   later window adds to it, so Airbyte's sync view and PyAirbyte can show "n of N records".
-- **served / left**: how many records Kustomer's pages held, and how far a window's `meta.total` fell while it was
-  read (`Progress.page`): objects updated or deleted during the sync leave the window (updated ones come with the
-  next sync).
+- **served / left / recovered**: how many records Kustomer's pages held, and how far a window's `meta.total` fell
+  while it was read (`Progress.page`): objects updated or deleted during the sync leave the window (updated ones come
+  with the next sync). One that leaves from before the next page's offset slides a record past the page boundary;
+  the search of that gap (`search.SearchRecordExtractor`) reads it, and those records (`Progress.recovered`) count as
+  served and not as left: what is left is what the sync did not read.
 - **emitted**: the records the sync wrote (`Progress.emitted`, in the main thread, one dict lookup), the tombstones
   among them (`Progress.tombstones`) and the ids written twice (a bounded memo of recent ids: search-cap restarts
   read the records sharing the boundary `updated_at` again).
@@ -23,7 +25,8 @@ cap on counting (search engines stop counting at 10,000): the line says "at leas
 
 The hooks: `KustomerDataExtractor` (and so `SearchRecordExtractor`, `DistinctRecordsExtractor`) calls
 `observe_page` for every page, which calls `counted` on the first page of a window (a page asked with `page=1` for a
-range not counted yet) and `page` on each; `SearchRecordExtractor` reports its tombstones (`tombstones`). A window is
+range not counted yet) and `page` on each; `SearchRecordExtractor` reports its tombstones (`tombstones`) and the
+records a gap's search recovered (`observe_recovered`). A window is
 keyed by what fixes its range: a search's phase, context and `lte` bound (a search-cap restart keeps all three and
 only moves `gte`, its segment), a list's query parameters other than paging. Windows that split one range without
 overlapping (each with its own `lte`) are counted each by its first page; a probe of a whole range may instead call
@@ -92,11 +95,12 @@ class Window:
     """One window of a stream: Kustomer's count at its first page, and its segments (a search-cap restart reads the
     rest of the window as a new search, counted again by Kustomer: `{gte: [first total, latest total]}`)."""
 
-    __slots__ = ("total", "served", "segments", "served_before_segment")
+    __slots__ = ("total", "served", "recovered", "segments", "served_before_segment")
 
     def __init__(self, total: int) -> None:
         self.total = total
         self.served = 0
+        self.recovered = 0  # served by the search of a gap between two pages
         self.segments: Dict[Any, List[int]] = {}
         self.served_before_segment: Tuple[int, int] = (0, total)  # (served before the latest segment, its total)
 
@@ -112,8 +116,11 @@ class Window:
         return max(self.total, before + latest)
 
     def left(self) -> int:
-        """How far the window's count fell while it was read: objects that left its range during the sync."""
-        return sum(max(first - latest, 0) for first, latest in self.segments.values())
+        """How far the window's count fell while it was read, less the records the search of a gap recovered: objects
+        that left its range during the sync and were not read (each one that left after it was read slid one record
+        past a page boundary, which a gap's search read)."""
+        fell = sum(max(first - latest, 0) for first, latest in self.segments.values())
+        return max(fell - self.recovered, 0)
 
 
 class StreamTally:
@@ -139,6 +146,10 @@ class StreamTally:
     @property
     def left(self) -> int:
         return sum(window.left() for window in self.windows.values())
+
+    @property
+    def recovered(self) -> int:
+        return sum(window.recovered for window in self.windows.values())
 
     @property
     def capped(self) -> bool:
@@ -196,6 +207,15 @@ class Progress:
             else:
                 totals[1] = total
 
+    def recovered(self, stream: str, window: Any, count: int) -> None:
+        """Records of `window` a gap's search read (served, not left); negative for those a later page listed too."""
+        with self._lock:
+            tally = self._streams.get(stream)
+            counted = tally.windows.get(window) if tally is not None else None
+            if counted is not None:
+                counted.served += count
+                counted.recovered += count
+
     def tombstones(self, stream: str, count: int) -> None:
         if count:
             with self._lock:
@@ -251,8 +271,9 @@ class Proof:
     """The figures of one finished stream, and what they say."""
 
     def __init__(self, stream: str, counted: Optional[int], capped: bool, served: int, left: int, rows: int,
-                 tombstones: int, duplicates: int) -> None:
+                 tombstones: int, duplicates: int, recovered: int = 0) -> None:
         self.stream, self.counted, self.capped, self.served, self.left = stream, counted, capped, served, left
+        self.recovered = recovered  # among `served`: read by the search of a gap between two pages
         self.rows, self.tombstones, self.duplicates = rows, tombstones, duplicates
         self.objects = rows - tombstones  # the records of Kustomer's count (tombstones come from the audit log)
         # What the pages held that the sync did not write: the connector's own filters (records older than the saved
@@ -284,6 +305,11 @@ class Proof:
             return f"{self.stream}: emitted {written}; Kustomer gives no count for this stream."
         counted = f"at least {self.counted:,} (Kustomer stops counting at {TOTAL_CAP:,})" if self.capped else f"{self.counted:,}"
         explained = []
+        if self.recovered:
+            explained.append(
+                f"{self.recovered:,} read by a search of the gap between two pages (objects that left the range after "
+                "they were read slid them past a page boundary)"
+            )
         if self.left:
             explained.append(f"{self.left:,} left the range during the sync (updated ones come with the next sync, deleted ones as deletions)")
         if self.filtered:
@@ -319,6 +345,7 @@ def proof_of(stream: str, tally: StreamTally) -> Proof:
         tally.rows,
         tally.tombstones,
         tally.duplicates,
+        tally.recovered,
     )
 
 
@@ -354,6 +381,15 @@ def observe_page(config: Optional[Mapping[str, Any]], stream: str, response: req
     if first and total is not None:
         progress.counted(stream, window, total)
     progress.page(stream, window, segment, total, served, first)
+
+
+def observe_recovered(config: Optional[Mapping[str, Any]], stream: str, response: requests.Response, count: int) -> None:
+    """`count` records of the window of `response`'s search read by a search of the gap before that page (negative:
+    records such a search read that this page lists too, left out here, so each is counted as served once)."""
+    progress = of(config)
+    if progress is None or not stream or response.request is None or not count:
+        return
+    progress.recovered(stream, window_of(response.request)[0], count)
 
 
 def window_of(request: requests.PreparedRequest) -> Tuple[Any, Any, bool]:

@@ -12,6 +12,13 @@ continues from the last `updated_at` read) stays correct across them:
 Hard-deleted objects (customers, companies, ...) vanish from both searches; Kustomer records their deletion in the
 audit log. `SearchRecordExtractor` turns the delete events since the stream's saved state into tombstone records of
 the stream itself, after the last page of the sync's window.
+
+Pages are offsets into a live index. An object that leaves a window's results while the window is read (it is
+updated past the window's end, or deleted) from a place before the next page's offset moves every later result one
+place down: the first result of the next page slides onto the page already read, and no later sync reads it either
+(its updatedAt did not change). Each page's `meta.total` is Kustomer's count of the search at that moment, so a page
+counting fewer than the page before shows that results left; `SearchRecordExtractor` then searches the gap between
+the two pages (from the last updatedAt of the one to the first of the other) and yields what it has not yet yielded.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Set, Union
+from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import urlsplit
 
 import orjson
@@ -34,7 +41,7 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_kustomer import progress
 from source_kustomer.audit_log import AUDIT_ROLE, audit_pages, audit_params, delete_event, next_link, parse_time
-from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body
+from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body, page_number
 from source_kustomer.config import NormalizedConfig
 
 LOGGER = logging.getLogger("airbyte")
@@ -52,6 +59,11 @@ SYNC_CONTEXT = (SYNC_STATES, progress.PROGRESS_KEY)
 
 # Kustomer's reference shows audit events expiring a year after they happen (`expiresAt`); a shorter margin warns.
 AUDIT_RETENTION = datetime.timedelta(days=360)
+
+# The search of a gap between two pages (`SearchRecordExtractor`): search's largest page, and at most as many
+# searches as reach Kustomer's 10,000-result cap (a gap that large is a tie block, which the cap refuses anyway).
+GAP_PAGE_SIZE = 500
+GAP_SEARCHES = 20
 
 
 def with_sync_context(config: Optional[Mapping[str, Any]], state: Optional[List[AirbyteStateMessage]]) -> Optional[Dict[str, Any]]:
@@ -251,12 +263,24 @@ class SearchRecordExtractor(KustomerDataExtractor):
     every object has been read, and carry times inside it, so they never move the cursor past records not yet read. All audit pages are read within this one search page
     so that a search-cap restart cannot fall between them. Without the audit role (403, let through by the audit
     requester's error handler) one warning names the role and the sync goes on.
+
+    A page after the first of a search (same phase, `gte` and `lte`) whose `meta.total` is lower than the page
+    before it shows that objects left the search's results in between; any of them placed before this page's offset
+    slid a result past both pages. Before this page's records come those of one search of the gap (the stream's own
+    requester, `search_requester`, set by `cdk_internals.read_in_windows`: ascending, 500 a page, more while full)
+    from the previous page's last updatedAt to this page's first (the window's end if the page is empty) that the
+    window has not yielded: the ids read at that last updatedAt (`RestartDuplicates`) and this page's ids are left out.
+    One INFO line says what each repair found, and the sync's proof counts it (`progress.observe_recovered`).
+    Only the updated_at searches, whose order the restart relies on too: a created_at search (conversation times)
+    has no order to locate a gap by, and its objects never change their created_at (only a deletion moves them).
     """
 
     audit_requester: Optional[Requester] = None
     audit_object_type: str = ""
     # The end of the stream's last window (`SearchWindows`): with several windows, only that one reads tombstones.
     tombstones_until: Optional[str] = None
+    # The stream's own search requester, for the search of a gap between two pages (set once the stream is built).
+    search_requester: Optional[Requester] = None
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
@@ -269,9 +293,15 @@ class SearchRecordExtractor(KustomerDataExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         objects = list(super().extract_records(response))  # counted for the sync's progress there
+        lower, upper = search_bounds(response)
+        recovered: List[MutableMapping[Any, Any]] = []
         if self.restarts_at_cap:
             self._check_order(objects)
-        yield from self._restarts.new(objects, *search_bounds(response))
+            recovered = self._recover_gap(response, objects, lower, upper)
+        kept, listed_again = self._restarts.new(objects, lower, upper, recovered)
+        if listed_again:  # records a gap's search yielded that this page lists too: served once, by the search
+            progress.observe_recovered(self.config, self._stream, response, -listed_again)
+        yield from kept
         window = self._tombstone_window(response)
         if window is not None:
             tombstones = list(self._tombstones(*window))
@@ -295,6 +325,67 @@ class SearchRecordExtractor(KustomerDataExtractor):
                 "ascending order. A window of up to 10,000 records is still read whole, but past Kustomer's 10,000-result "
                 "cap records may be missed: keep syncs frequent enough to stay under it, and report this."
             )
+
+    def _recover_gap(self, response: requests.Response, objects: List[MutableMapping[Any, Any]], lower: Optional[str],
+                     upper: Optional[str]) -> List[MutableMapping[Any, Any]]:
+        """The records of the gap before this page that the window has not yielded, when its count fell since the
+        previous page of the same search; none otherwise (no request)."""
+        archive = is_archive(response)
+        total, _earliest = search_extent(page_body(response), None)
+        fell = self._restarts.fell(upper, (archive, lower), page_number(response), total)
+        if fell is None or self.search_requester is None or response.status_code != 200:
+            return []
+        since, known, dropped = fell
+        first = updated_at(objects[0]) if objects else upper
+        if not isinstance(first, str) or earlier_in_time(first, since):
+            return []  # pages out of order (warned once): nothing tells where the gap is
+        known.update(record.get("id") for record in objects if isinstance(record, dict))
+        recovered = self._gap(since, first, archive, known)
+        page = page_number(response)
+        LOGGER.info(
+            f"{self._stream}: Kustomer's count for the window {lower} to {upper} fell by {dropped:,} between pages "
+            f"{page - 1} and {page}; a search of the gap between them ({since} to {first}) recovered "
+            f"{len(recovered):,} {'record' if len(recovered) == 1 else 'records'} that slid past the page boundary."
+        )
+        progress.observe_recovered(self.config, self._stream, response, len(recovered))
+        return recovered
+
+    def _gap(self, since: str, until: str, archive: bool, known: Set[Any]) -> List[MutableMapping[Any, Any]]:
+        """The objects updated from `since` to `until` (both included) whose ids are not in `known`, in ascending
+        updatedAt. A full page (`GAP_PAGE_SIZE`) is followed by the first page from its last updatedAt (whose records
+        are read again and left out), so what leaves the gap meanwhile moves nothing past a page; only a page all at one
+        updatedAt is followed by the next page of the same search."""
+        found: List[MutableMapping[Any, Any]] = []
+        page = 1
+        for _search in range(GAP_SEARCHES):
+            response = self.search_requester.send_request(  # type: ignore[union-attr]
+                stream_slice=StreamSlice(partition={}, cursor_slice={WINDOW_START: since, WINDOW_END: until}),
+                next_page_token={"next_page_token": {"page": page, "archive": archive}},
+                request_params={"pageSize": GAP_PAGE_SIZE},
+            )
+            body = page_body(response) if response is not None and response.status_code == 200 else None
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                break
+            for record in data:
+                object_id = record.get("id") if isinstance(record, dict) else None
+                if object_id is not None and object_id not in known:
+                    known.add(object_id)
+                    found.append(record)
+            if len(data) < GAP_PAGE_SIZE or not next_link(body):
+                break
+            last = updated_at(data[-1])
+            if last is not None and last != since and earlier_in_time(since, last):
+                since, page = last, 1
+            else:
+                page += 1
+        else:
+            if self._warned.first(f"gap:{self._stream}"):
+                LOGGER.warning(
+                    f"{self._stream}: the gap up to {until} between two search pages holds more records than "
+                    f"{GAP_SEARCHES} searches read; records of it may be missing: refresh the stream, and report this."
+                )
+        return sorted(found, key=lambda record: updated_at(record) or "")
 
     def _tombstone_window(self, response: requests.Response) -> Optional[tuple]:
         if not self._object_type or self.audit_requester is None or is_archive(response):
@@ -339,6 +430,12 @@ class SearchRecordExtractor(KustomerDataExtractor):
                     deleted[object_id] = at
         for object_id, at in sorted(deleted.items(), key=lambda item: (item[1], item[0])):
             yield {"type": self._object_type, "id": object_id, "attributes": {"deleted": True, "updatedAt": kustomer_time(at)}}
+
+
+def updated_at(record: Any) -> Optional[str]:
+    attributes = record.get("attributes") if isinstance(record, dict) else None
+    at = attributes.get("updatedAt") if isinstance(attributes, dict) else None
+    return at if isinstance(at, str) else None
 
 
 def kustomer_time(moment: datetime.datetime) -> str:
@@ -493,40 +590,90 @@ class SearchWindows:
                            extra_fields=stream_slice.extra_fields)
 
 
+class _Boundary:
+    """What `RestartDuplicates` keeps of one window."""
+
+    __slots__ = ("latest", "ids", "again", "page")
+
+    def __init__(self) -> None:
+        self.latest: Optional[str] = None  # the latest updated_at read
+        self.ids: Set[Any] = set()  # the ids read at it
+        self.again: Set[Any] = set()  # those of them a gap's search yielded, which a later page may list again
+        self.page: Optional[tuple] = None  # the last page read: ((phase, gte), page number, meta.total)
+
+
 class RestartDuplicates:
-    """The records a search-cap restart reads again, left out: a window that restarts at the last `updated_at` read
-    (`gte`) gets the records sharing it a second time, and in Full Refresh those would be duplicate rows.
+    """The records a search-cap restart or the search of a gap reads again, left out: a window that restarts at the
+    last `updated_at` read (`gte`) gets the records sharing it a second time, and in Full Refresh those would be
+    duplicate rows; and where a page counts fewer results than the page before, `fell` says from which `updated_at`
+    and around which ids the gap between them is to be searched.
 
     Per window (the search's `lte`: a restarted window keeps its end; windows of one stream never share one), the ids
-    read at the window's latest `updated_at` so far, and only those: memory stays flat (the ids of one tie, 1,200 in
-    a bulk update's block). A page of a search whose `gte` is exactly that `updated_at` drops the ids already read at
-    it. (A record filter cannot do this: the CDK refuses one beside the search-cap restart, whose count of 10,000
-    records must be of records read.) A window is read by one thread at a time; the map of windows is under a lock.
+    read at the window's latest `updated_at` so far, and only those, and the number and count of its last page:
+    memory stays flat (the ids of one tie, 1,200 in a bulk update's block). A page of a search whose `gte` is exactly
+    that `updated_at` drops the ids already read at it; so does any page for the ids a gap's search yielded at it. (A
+    record filter cannot do this: the CDK refuses one beside the search-cap restart, whose count of 10,000 records
+    must be of records read.) A window is read by one thread at a time; the map of windows is under a lock.
     """
 
     def __init__(self) -> None:
-        self._boundaries: Dict[Any, List[Any]] = {}
+        self._boundaries: Dict[Any, _Boundary] = {}
         self._lock = threading.Lock()
 
-    def new(self, objects: List[MutableMapping[Any, Any]], lower: Optional[str], upper: Optional[str]) -> List[MutableMapping[Any, Any]]:
+    def _boundary(self, upper: Optional[str]) -> _Boundary:
         with self._lock:
-            boundary = self._boundaries.setdefault(upper, [None, set()])  # [the latest updated_at read, its ids]
-        latest, ids = boundary
+            boundary = self._boundaries.get(upper)
+            if boundary is None:
+                boundary = self._boundaries[upper] = _Boundary()
+            return boundary
+
+    def fell(self, upper: Optional[str], search: Any, page: int, total: Optional[int]) -> Optional[Tuple[str, Set[Any], int]]:
+        """Notes page `page` of `search` (its phase and `gte`) of the window ending at `upper`, counting `total`.
+        When the previous page of the same search counted more: (the latest updated_at read, a copy of the ids read
+        at it, by how much the count fell). None otherwise."""
+        boundary = self._boundary(upper)
+        previous, boundary.page = boundary.page, (search, page, total)
+        if previous is None or total is None or boundary.latest is None:
+            return None
+        last_search, last_page, last_total = previous
+        if last_search != search or last_page != page - 1 or last_total is None or total >= last_total:
+            return None
+        return boundary.latest, set(boundary.ids), last_total - total
+
+    def new(self, objects: List[MutableMapping[Any, Any]], lower: Optional[str], upper: Optional[str],
+            recovered: Sequence[MutableMapping[Any, Any]] = ()) -> Tuple[List[MutableMapping[Any, Any]], int]:
+        """`recovered` (a gap's records, none yielded yet, all before `objects`), then the `objects` not yielded yet;
+        and how many of `objects` were left out as records a gap's search yielded before."""
+        boundary = self._boundary(upper)
+        latest, ids, again = boundary.latest, boundary.ids, boundary.again
         restarted_here = latest is not None and lower is not None and (lower == latest or parse_time(lower) == parse_time(latest))
-        kept = []
+        kept = list(recovered)
+        listed_again = 0
+        for record in recovered:
+            at, object_id = updated_at(record), record.get("id")
+            if at is None or object_id is None:
+                continue
+            if at == latest:
+                ids.add(object_id)
+                again.add(object_id)
+            elif latest is None or (at > latest if len(at) == len(latest) else earlier_in_time(latest, at)):
+                latest, ids, again = at, {object_id}, {object_id}
         for record in objects:
             attributes = record.get("attributes") if isinstance(record, dict) else None
             at = attributes.get("updatedAt") if isinstance(attributes, dict) else None
             object_id = record.get("id") if isinstance(record, dict) else None
             if at is not None and object_id is not None:
                 if at == latest:
-                    if restarted_here and object_id in ids:
+                    if (restarted_here or (again and object_id in again)) and object_id in ids:
+                        listed_again += object_id in again
                         continue
                     ids.add(object_id)
                 # Kustomer's times are all of one length (milliseconds, UTC): compared as strings without parsing,
                 # which matters at one comparison per record
                 elif latest is None or (at > latest if len(at) == len(latest) else earlier_in_time(latest, at)):
                     latest, ids = at, {object_id}
+                    if again:
+                        again = set()
             kept.append(record)
-        boundary[0], boundary[1] = latest, ids
-        return kept
+        boundary.latest, boundary.ids, boundary.again = latest, ids, again
+        return kept, listed_again

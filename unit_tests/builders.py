@@ -6,7 +6,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -34,6 +34,7 @@ from integration_tests.emulator.search import (
     DEFAULT_SEARCH_HORIZON_DAYS,
     SEARCH_PAGE_LIMIT,
     SEARCH_PATH,
+    churned,
     horizon,
     horizon_term,
     matches,
@@ -187,6 +188,9 @@ class FakeKustomer:
     search_next_always: bool = False
     search_meta: bool = True
     search_unsorted: bool = False  # answers in id order, whatever the sort asked
+    # A busy org (the emulator's churn_updates_per_page): before each search page after the first, this many of the
+    # search's first results are updated (updatedAt now).
+    search_churn: int = 0
     # The audit log: events oldest first; at most `audit_max_count` a page; how its last page links on.
     audit: List[Dict[str, Any]] = field(default_factory=list)
     audit_max_count: int = AUDIT_MAX_COUNT
@@ -244,13 +248,13 @@ class FakeKustomer:
         if search.klass is not None:  # one klass: its kobjects, whose klass relationship names it
             klass_ids = {k["id"] for k in self.objects.get("klasses", []) if k["attributes"]["name"] == search.klass}
             candidates = [o for o in candidates if o["relationships"].get("klass", {}).get("data", {}).get("id") in klass_ids]
-        hits = [
-            o
-            for o in candidates
-            if (search.include_deleted or o["attributes"].get("deleted") is not True)
-            and matches(_search_value(o, "updated"), _search_value(o, "created"), search.terms, search.or_terms)
-        ]
-        order(hits, [] if self.search_unsorted else search.sort, _search_value)
+        hits = self._hits(candidates, search)
+        churn = churned(page, start, self.search_churn)
+        if churn:
+            now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            for o in hits[:churn]:
+                o["attributes"]["updatedAt"] = now
+            hits = self._hits(candidates, search)
         path = ARCHIVE_PATH if archive else SEARCH_PATH
         answer = page_body(hits[start : start + size], path, page, page_size, len(hits))
         if self.search_next_always:
@@ -258,6 +262,16 @@ class FakeKustomer:
         if not self.search_meta:
             del answer["meta"]
         return answer
+
+    def _hits(self, candidates: List[Dict[str, Any]], search: Any) -> List[Dict[str, Any]]:
+        hits = [
+            o
+            for o in candidates
+            if (search.include_deleted or o["attributes"].get("deleted") is not True)
+            and matches(_search_value(o, "updated"), _search_value(o, "created"), search.terms, search.or_terms)
+        ]
+        order(hits, [] if self.search_unsorted else search.sort, _search_value)
+        return hits
 
     def _archive_search(self, request, context) -> Dict[str, Any]:  # type: ignore[no-untyped-def]
         return self._search(request, context, archive=True)

@@ -111,6 +111,8 @@ def test_each_search_stream_reads_its_range_in_windows_and_saves_every_finished_
         slicer = streams[name]._stream_partition_generator._stream_slicer
         assert isinstance(slicer, SearchWindows), name  # `read_in_windows` applied
         assert slicer._connector_state_converter._is_sequential_state is False, name  # date-range state
+        retriever = streams[name]._stream_partition_generator._partition_factory._retriever
+        assert retriever.record_selector.extractor.search_requester is retriever.requester, name  # a gap's searches
     assert not isinstance(streams["users"]._stream_partition_generator._stream_slicer, SearchWindows)
 
 

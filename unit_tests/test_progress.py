@@ -119,3 +119,37 @@ def test_an_estimate_goes_out_before_the_record_after_it_and_the_proof_before_th
 def test_no_sync_no_progress():
     search_page({}, "customers", 1, total=5, held=5)  # check and discover: nothing to tally, nothing raised
     assert progress.of({}) is None
+
+
+def _gap_response(page: int, lte: str = "2026-12-06T00:00:00.000Z") -> requests.Response:
+    body = {"queryContext": "customer", "and": [{"customer_updated_at": {"gte": "2024-01-01T00:00:00.000Z"}}, {"customer_updated_at": {"lte": lte}}]}
+    response = requests.Response()
+    response.status_code = 200
+    response.request = requests.Request("POST", f"{SEARCH}?page={page}&pageSize=500", data=orjson.dumps(body)).prepare()
+    return response
+
+
+def test_records_a_gaps_search_recovered_count_as_read_and_not_as_left():
+    sync, config = new_sync()
+    search_page(config, "customers", 1, total=1000, held=500)
+    search_page(config, "customers", 2, total=997, held=497)  # three customers read on page 1 left: three slid
+    progress.observe_recovered(config, "customers", _gap_response(2), 3)  # the search of the gap read them
+    write(sync, "customers", [f"c{i}" for i in range(1000)])
+    result = finish(sync, "customers")
+    assert not result["warn"]
+    line = result["info"][0]
+    assert "emitted 1,000 records (1,000 unique ids); 3 read by a search of the gap between two pages" in line
+    assert "left the range during the sync" not in line and line.endswith(": complete.")
+    assert result["estimates"] == []  # the first page's count stands
+
+
+def test_records_that_left_unread_are_still_counted_as_left_beside_those_a_gaps_search_recovered():
+    sync, config = new_sync()
+    search_page(config, "customers", 1, total=1000, held=500)
+    search_page(config, "customers", 2, total=995, held=495)  # five left: two slid past page 1, three were not read yet
+    progress.observe_recovered(config, "customers", _gap_response(2), 2)
+    write(sync, "customers", [f"c{i}" for i in range(997)])
+    result = finish(sync, "customers")
+    assert not result["warn"]
+    assert "2 read by a search of the gap" in result["info"][0] and "3 left the range during the sync" in result["info"][0]
+    assert result["estimates"] == [997]

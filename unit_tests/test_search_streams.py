@@ -222,3 +222,80 @@ def test_a_large_range_is_read_in_several_windows_that_do_not_overlap_and_delive
     for end, next_start in zip(ends, starts[1:]):
         gap = datetime.strptime(next_start, "%Y-%m-%dT%H:%M:%S.%fZ") - datetime.strptime(end, "%Y-%m-%dT%H:%M:%S.%fZ")
         assert gap == timedelta(milliseconds=1)
+
+
+def _gap_searches(kustomer, context):
+    """The searches of a gap between two pages: page-reading searches whose `lte` is no window's end (a record's time)."""
+    attribute = f"{context}_updated_at"
+    ends = {r["body"]["and"][1][attribute]["lte"] for r in kustomer.one_record_searches}
+    return [r for r in kustomer.search_requests if r["body"]["and"][1][attribute]["lte"] not in ends]
+
+
+def _logs(output, level, text):
+    return [m.log.message for m in output.logs if m.log.level.value == level and text in m.log.message]
+
+
+def test_a_page_counting_fewer_than_the_page_before_is_followed_by_one_search_of_the_gap_and_each_id_is_emitted_once(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"c{i:04d}", _ts(BASE, i)) for i in range(1_000)])
+    # Before page 2, c0000 is updated (it leaves the window): c0500 slides onto page 1, already read.
+    kustomer.search_churn = 1
+
+    output = read_source(ConfigBuilder().build(), catalog("customers"))
+
+    ids = Counter(r["id"] for r in records_of(output, "customers"))
+    assert set(ids) == {f"c{i:04d}" for i in range(1_000)} and set(ids.values()) == {1}
+    # one search of the gap, from page 1's last updatedAt to page 2's first: c0499 and c0501, emitted with their
+    # pages, and c0500, emitted by the search alone
+    (gap,) = _gap_searches(kustomer, "customer")
+    assert gap["body"]["and"] == [{"customer_updated_at": {"gte": _ts(BASE, 499)}}, {"customer_updated_at": {"lte": _ts(BASE, 501)}}]
+    assert gap["body"]["sort"] == [{"customer_updated_at": "asc"}] and gap["page"] == 1 and gap["page_size"] == 500
+    assert len(kustomer.search_requests) == 3  # pages 1 and 2, and the gap
+    (repair,) = _logs(output, "INFO", "a search of the gap between them")
+    assert repair.startswith("customers:") and "fell by 1 between pages 1 and 2" in repair and "recovered 1 record " in repair
+    (proof,) = _logs(output, "INFO", "Kustomer counted")
+    assert "emitted 1,000 records (1,000 unique ids); 1 read by a search of the gap" in proof and proof.endswith(": complete.")
+    assert "left the range during the sync" not in proof and not _logs(output, "WARN", "incomplete")
+
+
+def test_without_a_page_counting_fewer_no_search_of_a_gap_is_made(kustomer):
+    kustomer.add("customers", [kustomer_object("customer", f"c{i:04d}", _ts(BASE, i)) for i in range(1_000)])
+
+    output = read_source(ConfigBuilder().build(), catalog("customers"))
+
+    assert len(records_of(output, "customers")) == 1_000
+    assert [r["page"] for r in kustomer.search_requests] == [1, 2] and not _gap_searches(kustomer, "customer")
+    assert not _logs(output, "INFO", "a search of the gap between them")
+
+
+def test_a_gap_inside_a_tie_block_longer_than_a_page_is_read_and_its_records_are_not_emitted_again_by_the_next_page(kustomer):
+    before = [kustomer_object("conversation", f"b{i:03d}", _ts(BASE, i)) for i in range(400)]
+    tie = [kustomer_object("conversation", f"t{i:03d}", _ts(BASE, 1_000)) for i in range(700)]
+    after = [kustomer_object("conversation", f"z{i:03d}", _ts(BASE, 2_000 + i)) for i in range(400)]
+    kustomer.add("conversations", before + tie + after)
+    # Page 2 is all tie: the gap is the whole tie, and what its search finds past page 2 comes again on page 3. Every
+    # page after a first one, the gap's second page too, moves one more object out.
+    kustomer.search_churn = 1
+
+    output = read_source(ConfigBuilder().build(), catalog("conversations"))
+
+    ids = Counter(r["id"] for r in records_of(output, "conversations"))
+    assert set(ids) == {o["id"] for o in before + tie + after}
+    assert [i for i, n in ids.items() if n > 1] == []
+    assert _gap_searches(kustomer, "conversation")
+    (proof,) = _logs(output, "INFO", "Kustomer counted")
+    assert "read by a search of the gap" in proof and "left out by the connector" not in proof and proof.endswith(": complete."), proof
+    assert not _logs(output, "WARN", "incomplete") and not _logs(output, "WARN", "may be missing")
+
+
+def test_a_gap_in_archive_search_is_searched_in_archive_search(kustomer):
+    old = datetime(2023, 6, 1, tzinfo=timezone.utc)  # more than two years ago: archive search serves it
+    kustomer.add("customers", [kustomer_object("customer", f"a{i:04d}", _ts(old, i)) for i in range(1_000)])
+    kustomer.search_churn = 1
+
+    output = read_source(ConfigBuilder().with_start_date("2023-01-01").build(), catalog("customers"))
+
+    ids = Counter(r["id"] for r in records_of(output, "customers"))
+    assert set(ids) == {f"a{i:04d}" for i in range(1_000)} and set(ids.values()) == {1}
+    gaps = [r for r in kustomer.archive_requests if r["body"]["and"][1]["customer_updated_at"]["lte"] == _ts(old, 501)]
+    assert [(r["body"]["and"][0], r["page"], r["page_size"]) for r in gaps] == [({"customer_updated_at": {"gte": _ts(old, 499)}}, 1, 500)]
+    assert len(_logs(output, "INFO", "a search of the gap between them")) == 1

@@ -27,7 +27,7 @@ FAULT_KINDS = ("status", "drop", "latency", "invalid_json", "truncated", "rate_l
 
 CONFIG_KEYS = {"rate_limit", "search_rate_limit", "window_seconds", "latency_ms", "reset_header_mode",
                "search_cap", "search_horizon_days", "ignored_criteria", "search_order", "users_default",
-               "index_lag_seconds", "total_cap", "audit_order"}
+               "index_lag_seconds", "total_cap", "audit_order", "churn_updates_per_page"}
 # Facts about Kustomer no source settles, one setting each (the default is the behaviour the connector assumes):
 # - ignored_criteria: search attributes Kustomer accepts and silently ignores as criteria (e.g. company_updated_at);
 # - search_order: "updated" (as asked) or "shuffled" (pages in an order of their own, not by updated_at);
@@ -35,7 +35,10 @@ CONFIG_KEYS = {"rate_limit", "search_rate_limit", "window_seconds", "latency_ms"
 #   and invited users only when asked with deleted=true / pending=true), or "ignored" (the filters are ignored:
 #   always all users);
 # - index_lag_seconds: an object upserted is found by search only this long after its update;
-# - total_cap: meta.total (and the pages it makes) counts at most this many.
+# - total_cap: meta.total (and the pages it makes) counts at most this many;
+# - churn_updates_per_page: a busy org: before each search page after the first, this many objects of the same search
+#   placed before the page's offset are updated (their updatedAt becomes now), so they leave a search bounded by an
+#   earlier time and every later result moves down as many places (0: off).
 SEARCH_ORDERS = ("updated", "shuffled")
 USERS_DEFAULTS = ("all", "active_only", "ignored")
 
@@ -78,6 +81,9 @@ def checked_config(config: dict, changes: dict) -> dict:
         elif k == "total_cap":
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ApiError(400, "total_cap must be a positive integer or null")
+        elif k == "churn_updates_per_page":
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ApiError(400, "churn_updates_per_page must be a non-negative integer")
         elif k == "search_cap":
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ApiError(400, "search_cap must be a positive integer")

@@ -3,7 +3,8 @@ horizon between them, the search cap, the 100-page limit and the page size limit
 
 Kustomer's search rules are written once, here, as pure functions: ``parse_search`` (contexts, criteria, operators,
 sort), ``matches`` (one object against parsed criteria), ``order`` (the sort, ties by id), ``search_paging`` and
-``page_window`` (page size, the search cap and the 100-page limit) and ``horizon``.  The emulator's store and the
+``page_window`` (page size, the search cap and the 100-page limit), ``horizon`` and ``churned`` (a busy org's updates
+while pages are read).  The emulator's store and the
 unit tests' requests-level fake (``unit_tests/builders.py`` ``FakeKustomer``) both answer with them.
 """
 
@@ -212,6 +213,13 @@ def page_window(page: int, size: int, cap: int, page_limit: int = SEARCH_PAGE_LI
     return start, min(size, cap - start)
 
 
+def churned(page: int, start: int, per_page: int) -> int:
+    """How many objects of a search a busy org updates before its page ``page`` (first result ``start``) is computed:
+    ``per_page`` (config churn_updates_per_page) of those before the offset, the first ones (read by earlier pages
+    before any of them moved), none before a first page."""
+    return min(max(per_page, 0), start) if page > 1 else 0
+
+
 @route("POST", SEARCH_PATH)
 @route("POST", ARCHIVE_PATH)
 def search(emu: "KustomerEmulator", req: Request) -> bytes:
@@ -223,6 +231,9 @@ def search(emu: "KustomerEmulator", req: Request) -> bytes:
     q.terms.append(horizon_term(archive, emu.search_horizon()))
     start, size_here = page_window(page, size, int(emu.config["search_cap"]))
     served_at = time.time()  # just after the rate limit counted it (before the search's own work)
+    churn = churned(page, start, int(emu.config["churn_updates_per_page"]))
+    if churn:
+        emu.store.touch_first(q.stream, q.klass, q.terms, q.or_terms, q.sort, churn, q.include_deleted)
     total, bodies = emu.store.search_page(q.stream, q.klass, q.terms, q.or_terms, q.sort, start, size_here, q.include_deleted)
     bounds = {op: value for term in q.terms if isinstance(term, tuple) for _field, op, value in [term] if op in ("gte", "lte")}
     emu.count_search_page(q.context, page, len(bodies), bounds.get("gte"), bounds.get("lte"), served_at)

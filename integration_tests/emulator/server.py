@@ -279,7 +279,7 @@ class KustomerEmulator:
             "rate_limit": rate_limit, "search_rate_limit": search_rate_limit, "window_seconds": window_seconds,
             "latency_ms": latency_ms, "reset_header_mode": reset_header_mode, "search_cap": search_cap,
             "search_horizon_days": search_horizon_days, "ignored_criteria": [], "search_order": "updated",
-            "users_default": "all", "index_lag_seconds": 0, "total_cap": None,
+            "users_default": "all", "index_lag_seconds": 0, "total_cap": None, "churn_updates_per_page": 0,
         })
         t0 = time.perf_counter()
         gen, recs = generate(seed, counts, tie_block, workers)

@@ -4,6 +4,7 @@ they write, and the matching of parsed search criteria."""
 from __future__ import annotations
 
 import bisect
+import json
 import threading
 import time
 from typing import Any
@@ -194,6 +195,20 @@ class Store:
                     sort: list[tuple[str, str]], start: int, size: int, include_deleted: bool = False
                     ) -> tuple[int, list[bytes]]:
         """(total, bodies of records [start, start+size)) for a parsed search."""
+        return self._search(stream, klass, terms, or_terms, sort, start, size, include_deleted)
+
+    def touch_first(self, stream: str, klass: str | None, terms: list, or_terms: list, sort: list[tuple[str, str]],
+                    count: int, include_deleted: bool = False) -> list[str]:
+        """Updates the first ``count`` results of a parsed search (updatedAt now, as an edit in Kustomer would); their
+        ids. (Not a search served: tests that log ``search_page`` do not see it.)"""
+        with self.lock:
+            _total, bodies = self._search(stream, klass, terms, or_terms, sort, 0, count, include_deleted)
+            ids = [json.loads(body)["id"] for body in bodies]
+            self.upsert(stream, [{"id": id_, "attributes": {}} for id_ in ids])
+        return ids
+
+    def _search(self, stream: str, klass: str | None, terms: list, or_terms: list, sort: list[tuple[str, str]],
+                start: int, size: int, include_deleted: bool) -> tuple[int, list[bytes]]:
         with self.lock:
             hidden = set() if include_deleted else self.deleted[stream]
             lagging = self.indexed_at[stream]
