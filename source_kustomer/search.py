@@ -332,7 +332,8 @@ class SearchRecordExtractor(KustomerDataExtractor):
         previous page of the same search; none otherwise (no request)."""
         archive = is_archive(response)
         total, _earliest = search_extent(page_body(response), None)
-        fell = self._restarts.fell(upper, (archive, lower), page_number(response), total)
+        page = page_number(response)
+        fell = self._restarts.fell(upper, (archive, lower), page, total)
         if fell is None or self.search_requester is None or response.status_code != 200:
             return []
         since, known, dropped = fell
@@ -341,7 +342,6 @@ class SearchRecordExtractor(KustomerDataExtractor):
             return []  # pages out of order (warned once): nothing tells where the gap is
         known.update(record.get("id") for record in objects if isinstance(record, dict))
         recovered = self._gap(since, first, archive, known)
-        page = page_number(response)
         LOGGER.info(
             f"{self._stream}: Kustomer's count for the window {lower} to {upper} fell by {dropped:,} between pages "
             f"{page - 1} and {page}; a search of the gap between them ({since} to {first}) recovered "
