@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import Optional
+from typing import Any, List, Optional
 
 import pytest
 import requests
@@ -168,11 +168,17 @@ def test_other_integrations_requests_come_out_of_the_connectors_part():
     assert calls_allowed(paced) == 2
 
 
+def sent_together(paced: KustomerAPIBudget, count: int) -> List[Any]:
+    """`count` search requests acquired from `paced` one after the other, none answered yet."""
+    requests_sent = [request() for _ in range(count)]
+    for sent in requests_sent:
+        paced.acquire_call(sent, block=False)
+    return requests_sent
+
+
 def test_requests_sent_after_the_one_answered_are_counted_even_if_the_answer_did_not_count_them_yet():
     paced = budget(50)
-    first, second, third = request(), request(), request()
-    for sent in (first, second, third):
-        paced.acquire_call(sent, block=False)
+    first, second, third = sent_together(paced, 3)
 
     paced.update_from_response(first, response(remaining=19, limit=20, reset="30"))  # drawn before the other two
 
@@ -181,9 +187,7 @@ def test_requests_sent_after_the_one_answered_are_counted_even_if_the_answer_did
 
 def test_requests_sent_before_the_one_answered_are_taken_as_counted_in_its_answer():
     paced = budget(50)
-    first, second, third = request(), request(), request()
-    for sent in (first, second, third):
-        paced.acquire_call(sent, block=False)
+    first, second, third = sent_together(paced, 3)
 
     paced.update_from_response(third, response(remaining=17, limit=20, reset="30"))  # answered first, drawn last
 
@@ -192,9 +196,7 @@ def test_requests_sent_before_the_one_answered_are_taken_as_counted_in_its_answe
 
 def test_an_answer_drawn_after_requests_sent_later_does_not_count_them_twice():
     paced = budget(50)
-    first, second, third = request(), request(), request()
-    for sent in (first, second, third):
-        paced.acquire_call(sent, block=False)
+    first, second, third = sent_together(paced, 3)
 
     # Sent together, the first reached Kustomer last: its count holds all three, the two still in flight included
     paced.update_from_response(first, response(remaining=17, limit=20, reset="30"))
@@ -204,9 +206,7 @@ def test_an_answer_drawn_after_requests_sent_later_does_not_count_them_twice():
 
 def test_requests_in_flight_stay_counted_where_other_keys_spend_the_window_too():
     paced = budget(50)
-    first, second, third = request(), request(), request()
-    for sent in (first, second, third):
-        paced.acquire_call(sent, block=False)
+    first, second, third = sent_together(paced, 3)
 
     # 4 used: one more than the connector sent, so the two sent after the first may not be in it
     paced.update_from_response(first, response(remaining=16, limit=20, reset="30"))
