@@ -194,18 +194,41 @@ def test_a_refused_request_is_reported_naming_kustomers_reason(emulator, catalog
 
 
 def test_conversation_times_over_the_search_cap_are_read_whole_in_any_order(workdir):
-    """25,000 conversation times in one window, the emulator ignoring the sort asked for (newest first): the window is
-    split until each part's meta.total fits under the 10,000-result cap, so nothing relies on the order."""
+    """25,000 conversation times spread over two years and 11,000 more created within one day, the emulator ignoring
+    the sort asked for (newest first): the range is read in windows planned from its count, and the window holding
+    that day, over the 10,000-result cap, is split until each part fits, so nothing relies on the order."""
     with KustomerEmulator(seed=3, counts={"customers": 50, "conversations": 50, "messages": 10, "conversation_times": 25_000}) as big:
+        day = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=100)).replace(hour=0, minute=0, second=0, microsecond=0)
+        busy = [day + datetime.timedelta(seconds=7 * i) for i in range(11_000)]
+        big.upsert("conversation_times", [{"attributes": {"createdAt": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "handleTime": 60}} for at in busy])
         discovered = run_cli(["discover", "--config", str(_config(big, workdir, name="big.json"))], workdir)
         catalog_path = write_json(workdir / "big_catalog.json", configured_catalog(discovered.of_type("CATALOG")[0]["catalog"], ["conversation_times"]))
 
         run = run_cli(["read", "--config", str(_config(big, workdir, name="big.json")), "--catalog", str(catalog_path)], workdir)
 
         assert run.exit_code == 0 and not run.errors(), run.errors()
-        assert set(run.id_counts("conversation_times")) == _expected_ids(big, "conversation_times")
+        expected = _expected_ids(big, "conversation_times")
+        assert set(run.id_counts("conversation_times")) == expected and max(run.id_counts("conversation_times").values()) == 1
         assert not [w for w in _warnings(run) if "order" in w]
         stats = big.stats()
+        # windows planned from the plan's one-record search: at least one per 8,000 conversation times, read side by
+        # side (a window split in two reads its halves one after the other)
+        searched = [entry for entry in stats["search_log"] if entry[1] == "conversation_time"]
+        assert searched[0][3] == 1, searched[0]  # the plan
+        spans: Dict[str, List[float]] = {}
+        for at, _context, _page, _returned, _gte, lte in searched[1:]:
+            spans.setdefault(lte, [at, at])[1] = at
+        windows = sorted(spans.values())
+        assert len(windows) >= len(expected) // 8_000, windows
+        assert any(later[0] < earlier[1] for earlier, later in zip(windows, windows[1:])), "no two windows read at once"
+        # the busy day's window was split (one rejected first page per split), the others were not
+        logs = [m["log"]["message"] for m in run.of_type("LOG")]
+        splits = [m for m in logs if "rejected request window" in m]
+        assert 1 <= len(splits) <= 12, splits
         searches = stats["by_endpoint"]["POST /v1/customers/search:conversation_time"]
-        assert searches <= 25_000 / 500 + 12  # the pages of the parts, plus the first page of each window split
+        # the pages, a partly filled last page per window or part, the plan's search and each split's first page
+        assert searches <= len(expected) / 500 + len(windows) + 2 * len(splits) + 1, (searches, len(windows), len(splits))
         assert not stats["status_counts"].get("400")  # never past the cap
+        # the proof counts every window and part: Kustomer's count is what was read
+        assert any(m.startswith(f"conversation_times: Kustomer counted {len(expected):,} records") and m.endswith("complete.") for m in logs), \
+            [m for m in logs if m.startswith("conversation_times:")]
