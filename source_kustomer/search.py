@@ -37,6 +37,7 @@ import requests
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType, FailureType
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.sources.streams.http.request_window_split_exception import RequestWindowSplitRequiredException
 from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_kustomer import progress
@@ -481,6 +482,7 @@ MILLISECOND = datetime.timedelta(milliseconds=1)
 # A created_at search window holds this many records on average at most: under the search cap (10,000), which a
 # window of a stream without restarts must not pass, with room for the unevenness of uniform-in-time windows.
 RECORDS_PER_CREATED_AT_WINDOW = 8_000
+SEARCH_CAP = 10_000  # the most results one search serves (the manifest's split rule and restart say the same)
 # The windows after the archive part start this long after the requester's threshold (a start `ARCHIVE_BEFORE_DAYS`
 # ago, as of each request): a window starting exactly there would go to archive search a few milliseconds later (the
 # plan's one-record search included). The archive window reads that day through search, its second phase.
@@ -562,9 +564,14 @@ class SearchWindows:
     def _split(self, stream_slice: StreamSlice, lower: datetime.datetime, upper: datetime.datetime) -> Iterable[StreamSlice]:
         count = self._max_windows * WINDOWS_PER_WORKER if self._max_windows > 1 else 0
         if count or self._by_created_at:
-            response = self._requester.send_request(stream_slice=stream_slice, request_params={"pageSize": 1})
-            body = page_body(response) if response is not None else None
-            total, earliest = search_extent(body, None if self._by_created_at else "updatedAt")
+            try:
+                response = self._requester.send_request(stream_slice=stream_slice, request_params={"pageSize": 1})
+                body = page_body(response) if response is not None else None
+                total, earliest = search_extent(body, None if self._by_created_at else "updatedAt")
+            except RequestWindowSplitRequiredException:
+                # The manifest's split rule took the plan for a first page over the search cap: Kustomer answered more
+                # than the one record asked (its reference documents no `pageSize` for search). Over the cap, then.
+                total, earliest = SEARCH_CAP + 1, None
             first = parse_time(earliest)
             count = min(count, (total or 0) // (self._page_size * MIN_PAGES_PER_WINDOW))
             if self._by_created_at:

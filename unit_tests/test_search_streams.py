@@ -6,9 +6,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.http.request_window_split_exception import RequestWindowSplitRequiredException
+from airbyte_cdk.sources.types import StreamSlice
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_kustomer.search import MIN_PAGES_PER_WINDOW, WINDOWS_PER_WORKER
+from source_kustomer.search import MIN_PAGES_PER_WINDOW, WINDOWS_PER_WORKER, SearchWindows
 from unit_tests.builders import SEARCH_CONTEXTS, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of, search_start_for
 from unit_tests.conftest import read_source
 
@@ -299,3 +301,21 @@ def test_a_gap_in_archive_search_is_searched_in_archive_search(kustomer):
     gaps = [r for r in kustomer.archive_requests if r["body"]["and"][1]["customer_updated_at"]["lte"] == _ts(old, 501)]
     assert [(r["body"]["and"][0], r["page"], r["page_size"]) for r in gaps] == [({"customer_updated_at": {"gte": _ts(old, 499)}}, 1, 500)]
     assert len(_logs(output, "INFO", "a search of the gap between them")) == 1
+
+
+class _PlanTakenForAnOversizedPage:
+    """A search requester whose one-record plan the manifest's split rule refuses (Kustomer answering a full page)."""
+
+    def send_request(self, **_kwargs):
+        raise RequestWindowSplitRequiredException(stream_name="conversation_times")
+
+
+def test_a_created_at_plan_refused_as_over_the_cap_still_plans_windows():
+    plan = SearchWindows(slicer=None, requester=_PlanTakenForAnOversizedPage(), max_windows=1, page_size=500, by_created_at=True)
+    whole = StreamSlice(partition={}, cursor_slice={"start_time": "2025-01-01T00:00:00.000Z", "end_time": "2026-01-01T00:00:00.000Z"})
+
+    windows = list(plan.windows(whole))
+
+    assert len(windows) >= 2, windows  # over the cap, not one window the CDK must halve
+    assert windows[0].cursor_slice["start_time"] == whole.cursor_slice["start_time"]
+    assert windows[-1].cursor_slice["end_time"] == whole.cursor_slice["end_time"]
