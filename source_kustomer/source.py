@@ -112,7 +112,16 @@ class SourceKustomer(ConcurrentDeclarativeSource):
             return default
 
     def _create_streams(self, selected_configs: List[Dict[str, Any]], all_configs: List[Dict[str, Any]]) -> List[Any]:
-        """The CDK's streams; each search-backed stream reads several windows at once, up to `num_workers`."""
+        """The CDK's streams; each search-backed stream reads several windows at once, up to `num_workers`.
+
+        A read builds only the streams its catalog selects (the CDK builds every stream of the manifest for a read and
+        reads the selected ones): building all 35 cost every sync 0.3 s of CPU at start-up, and a read of the three
+        big streams (250,000 records, one worker) 0.1-1.7 s more in five runs side by side, the objects they leave
+        behind on the heap slowing the pages read after them. Parent streams come with their children's definitions;
+        `all_configs` still lists every stream for the CDK."""
+        if self._read_catalog is not None:
+            selected = {configured.stream.name for configured in self._read_catalog.streams}
+            selected_configs = [config for config in selected_configs if config.get("name") in selected]
         streams = super()._create_streams(selected_configs, all_configs)
         workers = self._setting("num_workers", DEFAULT_NUM_WORKERS)
         for stream in streams:

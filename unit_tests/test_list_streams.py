@@ -6,9 +6,10 @@ from typing import Dict, List
 import pytest
 
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from unit_tests.builders import LIST_MAX_PAGE, LIST_PATHS, OBJECT_TYPES, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of
+from unit_tests.builders import API_URL, LIST_MAX_PAGE, LIST_PATHS, OBJECT_TYPES, TOKEN, ConfigBuilder, catalog, kustomer_object, records_of
 from unit_tests.conftest import read_source
 
 LIST_STREAMS = sorted(LIST_PATHS)
@@ -179,3 +180,25 @@ def test_users_are_listed_without_a_filter_then_deactivated_then_invited_and_eac
     assert asked == {(), (("deleted", "true"),), (("pending", "true"),)}
     ids = [r["id"] for r in records_of(output, "users")]
     assert len(ids) == len(set(ids)) == 30
+
+
+def test_a_read_builds_only_the_streams_its_catalog_selects_and_a_substream_its_parent(kustomer, monkeypatch):
+    # The CDK builds every stream of the manifest for a read; building the other 30-odd costs each sync start-up CPU.
+    built: List[str] = []
+    build = ConcurrentDeclarativeSource._create_streams
+
+    def spy(source, selected_configs, all_configs):  # type: ignore[no-untyped-def]
+        streams = build(source, selected_configs, all_configs)
+        built.extend(stream.name for stream in streams)
+        return streams
+
+    monkeypatch.setattr(ConcurrentDeclarativeSource, "_create_streams", spy)
+    kustomer.add("tags", [kustomer_object("tag", "t1", "2025-03-01T00:00:00.000Z", {"name": "vip"})])
+    kustomer.mocker.get(f"{API_URL}/v1/slas", json={"data": [kustomer_object("sla", "s1", "2025-03-01T00:00:00.000Z", {"name": "first reply"})], "links": {}})
+    kustomer.mocker.get(f"{API_URL}/v1/slas/s1", json={"data": {}, "included": [{"type": "sla-version", "id": "s1-v1", "attributes": {"version": 1}}]})
+
+    output = read_source(ConfigBuilder().build(), catalog("tags", "sla_versions"))
+
+    assert sorted(built) == ["sla_versions", "tags"]
+    assert [r["id"] for r in records_of(output, "tags")] == ["t1"]
+    assert [r["id"] for r in records_of(output, "sla_versions")] == ["s1-v1"]
