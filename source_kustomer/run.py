@@ -124,6 +124,7 @@ def run(args: Optional[List[str]] = None) -> None:
         sys.exit(1)
     tune_gc()
     tune_malloc()
+    tune_threads()
     launch(source, args)
 
 
@@ -136,6 +137,19 @@ def tune_gc() -> None:
     is loaded at start-up is frozen out of the collector's scans, and it runs ~14 times less often."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+# How long a thread may hold the interpreter while others wait for it (Python's default: 5 ms).
+SWITCH_INTERVAL_SECONDS = 0.02
+
+
+def tune_threads() -> None:
+    """Longer turns for the threads of a sync: with several searches in flight and pages answered at once, the workers
+    and the writer took the interpreter from each other every 5 ms, each time with the other's page out of the CPU's
+    caches. At 20 ms a full read of 100,000 customers with 8 workers took about 5% less CPU (three runs each way,
+    `make bench`'s data) and 10% less peak memory; a page whose answer arrives waits at most 20 ms longer for its turn,
+    against Kustomer's 0.6 s or more per search."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
 
 
 # glibc's mallopt parameters (malloc.h) and the values a sync runs with.

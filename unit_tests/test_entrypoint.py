@@ -3,6 +3,7 @@ manifest, and says which file is wrong when one cannot be read."""
 
 import json
 import platform
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -310,6 +311,21 @@ def test_the_cli_tunes_malloc_before_it_runs_a_command(cli, kustomer, monkeypatc
 
     assert calls == [1]
     assert real() is True  # glibc took M_ARENA_MAX, M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
+
+
+def test_the_cli_gives_threads_longer_turns_before_it_runs_a_command(cli, kustomer, monkeypatch):
+    calls = []
+    real = run_module.tune_threads
+    monkeypatch.setattr(run_module, "tune_threads", lambda: calls.append(1) or real())
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default (an earlier command of this process may have tuned it)
+    try:
+        cli.run("spec")
+
+        assert calls == [1]
+        assert sys.getswitchinterval() == pytest.approx(run_module.SWITCH_INTERVAL_SECONDS)
+    finally:
+        sys.setswitchinterval(before)
 
 
 @pytest.mark.parametrize("command", ["check", "read"])
