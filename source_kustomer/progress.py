@@ -68,6 +68,10 @@ TOTAL_CAP = 10_000
 # memory stays flat on any org; duplicates further apart go uncounted (the check only gets less strict).
 RECENT_IDS = 20_000
 PAGE_PARAMETERS = frozenset({"page", "pageSize"})
+# What the connector's own filters leave out of what the pages held: a search that restarts at the cap from the last
+# updated_at read lists the records already written at that time again (search.RestartDuplicates), users come under
+# each status filter, and a list stream's records older than its saved state are not due.
+FILTERED_CAUSES = "already written where a search restarted at the search cap, listed under two filters, or older than the saved state"
 
 LIKELY_CAUSES = (
     "a search criterion Kustomer ignored or answered differently (e.g. `<context>_updated_at` outside customers), "
@@ -276,8 +280,7 @@ class Proof:
         self.recovered = recovered  # among `served`: read by the search of a gap between two pages
         self.rows, self.tombstones, self.duplicates = rows, tombstones, duplicates
         self.objects = rows - tombstones  # the records of Kustomer's count (tombstones come from the audit log)
-        # What the pages held that the sync did not write: the connector's own filters (records older than the saved
-        # state in list streams, users under two filters).
+        # What the pages held that the sync did not write: the connector's own filters (FILTERED_CAUSES).
         self.filtered = max(served - self.objects, 0)
 
     @property
@@ -313,7 +316,7 @@ class Proof:
         if self.left:
             explained.append(f"{self.left:,} left the range during the sync (updated ones come with the next sync, deleted ones as deletions)")
         if self.filtered:
-            explained.append(f"{self.filtered:,} left out by the connector (older than the saved state, or listed under two filters)")
+            explained.append(f"{self.filtered:,} left out by the connector ({FILTERED_CAUSES})")
         if self.duplicates:
             explained.append(f"{self.duplicates:,} written twice (records sharing the updated_at where a search restarts, or in both archive search and search)")
         status = "short, see the warning" if self.short else "complete"

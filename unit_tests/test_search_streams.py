@@ -205,6 +205,9 @@ def test_a_tie_block_straddling_a_search_cap_restart_is_delivered_exactly_once(k
     ids = Counter(r["id"] for r in records_of(output, "conversations"))
     assert set(ids) == {o["id"] for o in before + tie + after}
     assert [i for i, n in ids.items() if n > 1] == []
+    # The proof names why the restart's pages held more than was written.
+    (proof,) = _logs(output, "INFO", "Kustomer counted")
+    assert "left out by the connector (already written where a search restarted at the search cap" in proof and proof.endswith(": complete."), proof
 
 
 def test_a_large_range_is_read_in_several_windows_that_do_not_overlap_and_deliver_each_id_once(kustomer):
