@@ -116,7 +116,7 @@ class SourceKustomer(ConcurrentDeclarativeSource):
 
         A read builds only the streams its catalog selects (the CDK builds every stream of the manifest for a read and
         reads the selected ones): building all 35 cost every sync 0.3 s of CPU at start-up, and a read of the three
-        big streams (250,000 records, one worker) 0.1-1.7 s more in five runs side by side, the objects they leave
+        big streams (250,000 records, one worker) 0.1-1.9 s more in five runs side by side, the objects they leave
         behind on the heap slowing the pages read after them. Parent streams come with their children's definitions;
         `all_configs` still lists every stream for the CDK."""
         if self._read_catalog is not None:
