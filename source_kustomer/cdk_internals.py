@@ -55,6 +55,11 @@ applying, so an upgrade of the CDK is this one file to read. No public API of th
    partitions), which searches the gap between two pages where a page shows that results left the window. The
    manifest could give the extractor a requester of its own, but not the stream's: a second definition to keep in
    step with every stream's requester and its overrides.
+8. **Only the selected streams built for a read** (`SourceKustomer._create_streams`, where 7. is applied too): the
+   CDK's `read` builds every stream of the manifest through `_create_streams(selected_configs, all_configs)` and reads
+   those its catalog selects; the source passes on only the selected configs (`all_configs` whole, for the CDK's
+   parent-stream caching). Measured: 0.3 s of start-up and up to 1.9 s of a 250,000-record read's CPU.
+   `unit_tests/test_list_streams.py` fails when a read builds more than its catalog's streams.
 """
 
 from __future__ import annotations
