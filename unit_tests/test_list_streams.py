@@ -202,3 +202,17 @@ def test_a_read_builds_only_the_streams_its_catalog_selects_and_a_substream_its_
     assert sorted(built) == ["sla_versions", "tags"]
     assert [r["id"] for r in records_of(output, "tags")] == ["t1"]
     assert [r["id"] for r in records_of(output, "sla_versions")] == ["s1-v1"]
+
+
+def test_a_list_read_in_no_updated_at_order_saves_no_state_before_it_is_read_whole(kustomer):
+    # 2,500 tags listed newest first: a checkpoint after 1,000 records would save as read everything updated before
+    # the 1,000th, and a sync failing after it would skip the older ones not read yet next time.
+    times = [f"2025-03-{1 + i // 100:02d}T{(i % 100) // 60:02d}:{i % 60:02d}:00.000Z" for i in range(2_500)][::-1]
+    kustomer.add("tags", [kustomer_object("tag", f"t{i:05d}", at, {"name": f"tag {i}"}) for i, at in enumerate(times)])
+    configured, _ = incremental("tags")
+
+    output = read_source(ConfigBuilder().build(), configured)
+
+    assert len(records_of(output, "tags")) == 2_500
+    saved = [cursor_value(m.state.stream.stream_state.__dict__).get("updated_at") for m in output.state_messages]
+    assert saved and all(value in (None, max(times)) for value in saved), sorted(set(saved))[:3]

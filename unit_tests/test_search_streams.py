@@ -322,3 +322,27 @@ def test_a_created_at_plan_refused_as_over_the_cap_still_plans_windows():
     assert len(windows) >= 2, windows  # over the cap, not one window the CDK must halve
     assert windows[0].cursor_slice["start_time"] == whole.cursor_slice["start_time"]
     assert windows[-1].cursor_slice["end_time"] == whole.cursor_slice["end_time"]
+
+
+def _states_of(output, stream):
+    return [m.state.stream.stream_state.__dict__ for m in output.state_messages if m.state.stream.stream_descriptor.name == stream]
+
+
+def test_conversation_times_in_no_order_are_read_whole_up_to_the_cap_and_saved_only_when_their_window_is(kustomer):
+    # 9,500 created within one minute: one window under the search cap (not split), answered in id order, the newest
+    # first. A restart after 9,000 records from the latest created_at read would miss the older ones not read yet,
+    # and a checkpoint after 1,000 would save as read everything created before the 1,000th.
+    kustomer.search_unsorted = True
+    created = [kustomer_object("conversation_time", f"t{i:05d}", _ts(BASE, (9_500 - i) * 0.005)) for i in range(9_500)]
+    kustomer.add("conversation_times", created)
+
+    output = read_source(ConfigBuilder().set("num_workers", 1).build(), catalog("conversation_times", sync_mode=SyncMode.incremental))
+
+    ids = Counter(r["id"] for r in records_of(output, "conversation_times"))
+    assert set(ids) == {o["id"] for o in created} and max(ids.values()) == 1
+    window_start = min(r["body"]["and"][0]["conversation_time_created_at"]["gte"] for r in kustomer.search_requests)
+    states = _states_of(output, "conversation_times")
+    assert states and states[-1]["slices"]
+    for state in states:
+        for done in state.get("slices", []):  # no range saved that starts at the window and ends inside it
+            assert not (done["start"] <= window_start < done["end"] < _ts(BASE, 9_500 * 0.005)), state
