@@ -290,6 +290,9 @@ class SearchRecordExtractor(KustomerDataExtractor):
         # Only the updated_at searches restart after 9,000 records from the last value read; a created_at search
         # (cursor_attribute) splits its window until the results fit instead (manifest: search_window_split_error_handler).
         self.restarts_at_cap = not (parameters or {}).get("cursor_attribute")
+        # Whether the pages came in ascending updatedAt so far: the checkpoints within a window rely on it
+        # (`cdk_internals.checkpointing_observe`); a page out of order stops them for the rest of the sync.
+        self.in_cursor_order = self.restarts_at_cap
         self._restarts = RestartDuplicates()
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
@@ -320,6 +323,8 @@ class SearchRecordExtractor(KustomerDataExtractor):
         times = [(o.get("attributes") or {}).get("updatedAt") for o in objects if isinstance(o, dict)]
         times = [t for t in times if isinstance(t, str)]
         out_of_order = any(later < earlier and earlier_in_time(later, earlier) for earlier, later in zip(times, times[1:]))
+        if out_of_order:
+            self.in_cursor_order = False
         if out_of_order and self._warned.first(f"order:{self._stream}"):
             LOGGER.warning(
                 f"{self._stream}: Kustomer returned search results out of updated_at order, although the connector asks for "

@@ -346,3 +346,20 @@ def test_conversation_times_in_no_order_are_read_whole_up_to_the_cap_and_saved_o
     for state in states:
         for done in state.get("slices", []):  # no range saved that starts at the window and ends inside it
             assert not (done["start"] <= window_start < done["end"] < _ts(BASE, 9_500 * 0.005)), state
+
+
+def test_a_search_answered_out_of_updated_at_order_saves_no_progress_inside_its_window(kustomer):
+    # Kustomer's reference lists sortable search attributes for customers only: answered in id order (the newest
+    # first here), a checkpoint after 1,000 records would save as read everything updated before the 1,000th.
+    kustomer.search_unsorted = True
+    companies = [kustomer_object("company", f"co{i:04d}", _ts(BASE, 2_500 - i)) for i in range(2_500)]
+    kustomer.add("companies", companies)
+
+    output = read_source(ConfigBuilder().set("num_workers", 1).build(), catalog("companies", sync_mode=SyncMode.incremental))
+
+    assert len({r["id"] for r in records_of(output, "companies")}) == 2_500
+    states = _states_of(output, "companies")
+    assert states and states[-1]["slices"]
+    for state in states:
+        for done in state.get("slices", []):  # nothing saved that ends inside the data before it was read whole
+            assert not (_ts(BASE, 1) <= done["end"] < _ts(BASE, 2_500)), state
