@@ -49,6 +49,12 @@ def page_number(response: requests.Response) -> int:
         return 1
 
 
+def page_records(body: Any) -> list:
+    """The records of a parsed page: its `data` array (a single object as a list of one)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+
+
 @dataclass
 class KustomerJsonDecoder(JsonDecoder):
     """`JsonDecoder` over `page_body`: the paginator reads the page the extractor already parsed."""
@@ -82,8 +88,7 @@ class KustomerDataExtractor(RecordExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         body = page_body(response)
-        data = body.get("data") if isinstance(body, dict) else None
-        records = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        records = page_records(body)
         # Kustomer's count of the page's query (meta.total) and what the page held: the sync's progress and proof.
         progress.observe_page(self.config, self._stream, response, body, len(records))
         yield from records

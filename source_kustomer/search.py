@@ -42,7 +42,7 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_kustomer import progress
 from source_kustomer.audit_log import AUDIT_ROLE, audit_pages, audit_params, delete_event, next_link, parse_time
-from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body, page_number
+from source_kustomer.pages import KustomerDataExtractor, PageNumbers, kustomer_reason, page_body, page_number, page_records
 from source_kustomer.config import NormalizedConfig
 
 LOGGER = logging.getLogger("airbyte")
@@ -370,9 +370,9 @@ class SearchRecordExtractor(KustomerDataExtractor):
                 request_params={"pageSize": GAP_PAGE_SIZE},
             )
             body = page_body(response) if response is not None and response.status_code == 200 else None
-            data = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(data, list):
+            if not isinstance(body, dict):
                 break
+            data = page_records(body)
             for record in data:
                 object_id = record.get("id") if isinstance(record, dict) else None
                 if object_id is not None and object_id not in known:
