@@ -133,6 +133,8 @@ class KustomerAPIBudget(HttpAPIBudget):
     # RateLimitResetBackoff's wider margin. 0.5 s here cost 5 points of budget in `make bench` (2-second windows).
     PACING_MARGIN_SECONDS = 0.1
     LIMIT_HEADER = "x-ratelimit-limit"
+    # Requests of a window go at even intervals over this part of the time left in it (`_paced`).
+    PACING_SPREAD = 0.8
 
     def __init__(self, *, rate_limit_share: int = 100, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -142,14 +144,67 @@ class KustomerAPIBudget(HttpAPIBudget):
         self._in_flight: Dict[int, Tuple[FixedWindowCallRatePolicy, float, int]] = {}
         self._in_flight_lock = threading.Lock()
         self._sent = 0
+        # id(policy) -> when its next request may go, the last interval between two, the requests waiting (`_paced`)
+        self._turns: Dict[int, float] = {}
+        self._waiting: Dict[int, int] = {}
+        self._told_reset: Dict[int, datetime.datetime] = {}  # id(policy) -> the last reset Kustomer gave it
+        self._window_seconds: Dict[int, float] = {}  # id(policy) -> the length of its window, from its resets
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        super().acquire_call(request, block=block, timeout=timeout)
         policy = self.get_matching_policy(request)
+        if block and isinstance(policy, FixedWindowCallRatePolicy):
+            wait = self._paced(policy)
+            try:
+                if wait > 0:
+                    time.sleep(wait)
+                super().acquire_call(request, block=block, timeout=timeout)
+            finally:
+                with self._in_flight_lock:
+                    self._waiting[id(policy)] -= 1
+        else:
+            super().acquire_call(request, block=block, timeout=timeout)
         if isinstance(policy, FixedWindowCallRatePolicy):
             with self._in_flight_lock:
                 self._sent += 1
                 self._in_flight[id(request)] = (policy, time.monotonic(), self._sent)
+
+    def _paced(self, policy: FixedWindowCallRatePolicy) -> float:
+        """Seconds this request waits for its turn, so that the calls of a window go at even intervals.
+
+        Without it, the calls of a window all went at its start (the workers waiting for the reset were let go at
+        once), their answers came back together and were parsed side by side: 14-20% more CPU per record and twice
+        the memory at Kustomer's limits in `make bench`. Turns are `PACING_SPREAD` x the window's length (the longest
+        time to one of Kustomer's resets) / the calls the connector may spend in it apart; once every call of the window is
+        taken or promised to a request waiting for its turn (`_waiting`), the next turn is no earlier than Kustomer's
+        reset. Until Kustomer's headers have given a window's length, requests are not paced (the policy alone limits
+        them, as before). The caller counts itself out of `_waiting` once the policy gave it its call.
+        """
+        key = id(policy)
+        with policy._lock:
+            left = policy._call_limit - policy._calls_num
+            reset = policy._next_reset_ts
+            limit = policy._call_limit
+        # Only Kustomer's reset times the window: one the policy rolled on by itself is its `period` later, a guess.
+        until = (reset - datetime.datetime.now()).total_seconds() if self._told_reset.get(key) == reset else 0.0
+        with self._in_flight_lock:
+            now = time.monotonic()
+            turn = max(now, self._turns.get(key, now))
+            window = self._window_seconds.get(key)
+            if window and left - self._waiting.get(key, 0) <= 0 and until > 0:
+                turn = max(turn, now + until)
+            self._turns[key] = turn + (self.PACING_SPREAD * window / limit if window else 0.0)
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+        return turn - now
+
+    def _told(self, policy: FixedWindowCallRatePolicy, reset_ts: datetime.datetime) -> None:
+        """Kustomer's reset for the policy's window. The longest time to a reset seen is the window's length (the
+        reset may be whole seconds to wait, which moves by up to a second between answers of one window), and no
+        window is longer than the policy's period (Kustomer's documented minute)."""
+        key = id(policy)
+        until = min((reset_ts - datetime.datetime.now()).total_seconds(), policy._offset.total_seconds())
+        with self._in_flight_lock:
+            self._told_reset[key] = reset_ts
+            self._window_seconds[key] = max(self._window_seconds.get(key, 0.0), until)
 
     def _answered(self, request: Any, policy: FixedWindowCallRatePolicy) -> int:
         """Forgets `request` as in flight; the number of requests of `policy` sent after it and still in flight.
@@ -195,8 +250,11 @@ class KustomerAPIBudget(HttpAPIBudget):
             if reset_ts is not None and reset_ts > policy._next_reset_ts + margin and available is not None:
                 policy._next_reset_ts = reset_ts
                 policy._calls_num = max(policy._call_limit - available, 0)
+                self._told(policy, reset_ts)
                 return
         policy.update(available_calls=available, call_reset_ts=reset_ts)
+        if reset_ts is not None:
+            self._told(policy, reset_ts)
 
     def window_share(self, response: requests.Response) -> Optional[int]:
         """The requests of a window the connector may spend; None without a usable `x-ratelimit-limit`."""

@@ -241,3 +241,45 @@ def test_the_source_paces_with_the_configured_share(kustomer, config_share, expe
     paced = cdk_internals.factory_budget(source)
     assert isinstance(paced, KustomerAPIBudget)
     assert paced.get_calls_left_from_response(response(100, 100)) == expected
+
+
+# -- pacing inside a window: even turns, not a burst at its start -------------------------------------------------
+
+
+@pytest.fixture
+def waits(monkeypatch) -> List[float]:
+    """The budget's waits for a turn, recorded instead of slept (the clock does not move)."""
+    recorded: List[float] = []
+    monkeypatch.setattr(cdk_internals.time, "sleep", lambda seconds: recorded.append(round(seconds, 1)))
+    return recorded
+
+
+def test_once_kustomer_gave_the_window_its_calls_go_at_even_turns_over_most_of_it(waits):
+    paced = budget(50)
+    answered(paced, response(remaining=15, limit=20, reset="30"))  # a 30 s window, 5 of the connector's 10 calls left
+
+    for _ in range(5):
+        paced.acquire_call(request())
+
+    turn = KustomerAPIBudget.PACING_SPREAD * 30 / 10
+    assert waits == [round(turn * k, 1) for k in range(1, 5)]  # the first goes at once
+
+
+def test_a_request_past_the_calls_of_the_window_is_given_a_turn_after_its_reset(waits):
+    paced = budget(50)
+    answered(paced, response(remaining=15, limit=20, reset="30"))
+    for _ in range(5):
+        paced.acquire_call(request())
+
+    assert 29 <= paced._paced(paced._policies[0]) <= 31  # not a turn inside the window, which would wait there anyway
+
+
+def test_before_kustomer_says_how_long_its_window_is_nothing_waits_for_a_turn(waits):
+    paced = budget(50)
+
+    for _ in range(5):
+        paced.acquire_call(request())
+    answered(paced, response(remaining=None, limit=None))  # an answer without the headers
+    paced.acquire_call(request())
+
+    assert waits == []
