@@ -1,9 +1,11 @@
 """Search-backed streams: customers, conversations, messages, notes and kobjects."""
 
+import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.http.request_window_split_exception import RequestWindowSplitRequiredException
@@ -322,6 +324,29 @@ def test_a_created_at_plan_refused_as_over_the_cap_still_plans_windows():
     assert len(windows) >= 2, windows  # over the cap, not one window the CDK must halve
     assert windows[0].cursor_slice["start_time"] == whole.cursor_slice["start_time"]
     assert windows[-1].cursor_slice["end_time"] == whole.cursor_slice["end_time"]
+
+
+class _PlanAnswering:
+    """A search requester whose one-record plan answers `total` records, the earliest at the range's start."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def send_request(self, **_kwargs):
+        answer = requests.Response()
+        answer.status_code = 200
+        answer._content = json.dumps({"meta": {"total": self.total}, "data": [{"attributes": {}}]}).encode()
+        return answer
+
+
+@pytest.mark.parametrize("by_created_at", [True, False])
+def test_a_created_at_range_is_read_in_one_window_per_worker_an_updated_at_range_in_more(by_created_at):
+    # A created_at window is read whole and ends on a partly filled page: two per worker used 90% of each search's
+    # records in make bench, one per worker 97%. An updated_at range takes more, shorter windows for a shorter tail.
+    plan = SearchWindows(slicer=None, requester=_PlanAnswering(48_000), max_windows=8, page_size=500, by_created_at=by_created_at)
+    whole = StreamSlice(partition={}, cursor_slice={"start_time": "2025-01-01T00:00:00.000Z", "end_time": "2026-01-01T00:00:00.000Z"})
+
+    assert len(list(plan.windows(whole))) == 8 * (1 if by_created_at else WINDOWS_PER_WORKER)
 
 
 def _states_of(output, stream):
