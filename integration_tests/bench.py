@@ -611,9 +611,11 @@ class Bench:
         conditions = {}
         for condition, (settings, start_date) in CPU_CONDITIONS.items():
             runs: Dict[str, List[Dict[str, Any]]] = {"connector": [], "baseline": []}
+            slug = "-".join(condition.replace("'", "").split())  # for file names: at-Kustomers-limits
             for turn in range(2):
                 for name, cli in (("baseline", self.args.baseline_cli), ("connector", self.args.cli)):
-                    runs[name].append(self.run_read(emulator, f"cpu-{condition}-{name}-{turn}", settings, BIG_STREAMS, start_date, cli))
+                    label = f"cpu-{slug}-{name}-{turn}"
+                    runs[name].append(self.run_read(emulator, label, settings, BIG_STREAMS, start_date, cli))
             # per record written: a search-cap restart's repeats (1.0.0) are written too
             per_record = {name: min(r["cpu_seconds"] / r["emitted"] for r in results) * 1e6 for name, results in runs.items()}
             ratio = per_record["connector"] / per_record["baseline"]

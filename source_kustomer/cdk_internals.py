@@ -10,9 +10,12 @@ applying, so an upgrade of the CDK is this one file to read. No public API of th
 2. **The rate-limit budget** (`KustomerAPIBudget`, installed by `use_kustomer_budget` in the factory's
    `_api_budget`): the manifest's `HTTPAPIBudget` reads `x-ratelimit-reset` only as a whole epoch time (seconds to
    wait would switch pacing off), spends a window to its last request and forgets requests in flight. This subclass
-   reads both forms, keeps the org's reserve (`rate_limit_share`) and adjusts the policy's window under its lock
-   (`_lock`, `_call_limit`, `_next_reset_ts`, `_calls_num`, `_offset`). Measured: seconds-form 429s down from ~48% to
-   ~16% of requests; 94% of the bound in `make bench`'s budget scenario (answers out of order no longer counted twice).
+   reads both forms, keeps the org's reserve (`rate_limit_share`), adjusts the policy's window under its lock
+   (`_lock`, `_call_limit`, `_next_reset_ts`, `_calls_num`, `_offset`) and gives each request a turn, so a window's
+   calls go at even intervals instead of all at its start (`_paced`, reading the same fields before the policy's own
+   `acquire_call`). Measured: seconds-form 429s down from ~48% to ~16% of requests; 94% of the bound in `make bench`'s
+   budget scenario (answers out of order no longer counted twice); at Kustomer's limits, CPU per record 1.14-1.20x
+   1.0.0's before the turns, and half the peak memory after them.
 3. **The source's config** (`source_config`, `streams_built_from`, `migrated_config`): the CDK's `CheckStream` builds
    streams from the config the source was constructed with (`_config`), not the one `check` receives. The constructor
    of `ConcurrentDeclarativeSource` makes `_config` with `_migrate_and_transform_config(config_path, config)`: it runs
