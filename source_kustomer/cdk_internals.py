@@ -136,8 +136,10 @@ class KustomerAPIBudget(HttpAPIBudget):
     # RateLimitResetBackoff's wider margin. 0.5 s here cost 5 points of budget in `make bench` (2-second windows).
     PACING_MARGIN_SECONDS = 0.1
     LIMIT_HEADER = "x-ratelimit-limit"
-    # Requests of a window go at even intervals over this part of the time left in it (`_paced`).
-    PACING_SPREAD = 0.8
+    # The calls of a window go at even intervals over this part of it (`_paced`). Measured (messages alone, 500 ms per
+    # search, three runs each): 0.8 read 90-92% of the share (93-95% of the searches allowed went); 0.6 read 96-98%
+    # (99-101%), as without pacing.
+    PACING_SPREAD = 0.6
 
     def __init__(self, *, rate_limit_share: int = 100, **kwargs: Any) -> None:
         super().__init__(**kwargs)
