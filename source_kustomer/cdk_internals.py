@@ -149,7 +149,7 @@ class KustomerAPIBudget(HttpAPIBudget):
         self._in_flight: Dict[int, Tuple[FixedWindowCallRatePolicy, float, int]] = {}
         self._in_flight_lock = threading.Lock()
         self._sent = 0
-        # id(policy) -> when its next request may go, the last interval between two, the requests waiting (`_paced`)
+        # id(policy) -> when its next request may go, and how many requests wait for their turn (`_paced`)
         self._turns: Dict[int, float] = {}
         self._waiting: Dict[int, int] = {}
         self._told_reset: Dict[int, datetime.datetime] = {}  # id(policy) -> the last reset Kustomer gave it
@@ -178,10 +178,10 @@ class KustomerAPIBudget(HttpAPIBudget):
 
         Without it, the calls of a window all went at its start (the workers waiting for the reset were let go at
         once), their answers came back together and were parsed side by side: 14-20% more CPU per record and twice
-        the memory at Kustomer's limits in `make bench`. Turns are `PACING_SPREAD` x the window's length (the longest
-        time to one of Kustomer's resets) / the calls the connector may spend in it apart; once every call of the window is
-        taken or promised to a request waiting for its turn (`_waiting`), the next turn is no earlier than Kustomer's
-        reset. Until Kustomer's headers have given a window's length, requests are not paced (the policy alone limits
+        the memory at Kustomer's limits in `make bench`. Turns are `PACING_SPREAD` x the window's length (the
+        longest time to one of Kustomer's resets) / the calls the connector may spend in it apart; once every call of
+        the window is taken or promised to a request waiting for its turn (`_waiting`), the next turn is no earlier
+        than Kustomer's reset. Until Kustomer's headers have given a window's length, requests are not paced (the policy alone limits
         them, as before). The caller counts itself out of `_waiting` once the policy gave it its call.
         """
         key = id(policy)
